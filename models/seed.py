@@ -1,0 +1,56 @@
+"""Seed checkpoints: deterministic, untrained generators the default show can play at once.
+
+A real checkpoint file made on first run (same save/load path as any other), with batch-norm
+statistics calibrated on random z so the untrained network gives full-contrast textures.
+Trained checkpoints from `stage train` replace these.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from models.checkpoint import save_checkpoint
+from models.dcgan import DCGANConfig, Generator
+
+# file name → (config, seed). 128 px, ≈3.6 M parameters: the DCGAN size the stage is tuned for.
+SEEDS: dict[str, tuple[DCGANConfig, int]] = {
+    "seed-dcgan-128.pt": (DCGANConfig(widths=(512, 256, 128, 64, 32)), 0),
+    "seed-dcgan-64.pt": (DCGANConfig(widths=(256, 128, 64, 32)), 0),
+}
+
+
+def is_seed(path: Path) -> bool:
+    return path.name in SEEDS
+
+
+def make_seed_checkpoint(path: Path) -> Path:
+    """Build the seed generator named by `path`'s file name and save it there."""
+    config, seed = SEEDS[path.name]
+    gen = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        G = Generator(config)
+        for m in G.modules():  # cumulative averages over the calibration batches
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.reset_running_stats()
+                m.momentum = None
+        G.train()
+        with torch.no_grad():
+            for _ in range(4):
+                G(torch.randn(16, config.z_dim, generator=gen))
+    for m in G.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = 0.1
+    return save_checkpoint(path, "dcgan", config, {"G": G.eval()},
+                           train={"note": "seed checkpoint: untrained, batch-norm calibrated",
+                                  "seed": seed})
+
+
+if __name__ == "__main__":
+    import sys
+
+    for name in sys.argv[1:] or SEEDS:
+        out = Path(name) if "/" in name else Path(__file__).parent / "checkpoints" / name
+        print(make_seed_checkpoint(out))

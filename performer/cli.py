@@ -1,0 +1,180 @@
+"""`stage` — the command line: run, rehearse, check, bench.
+
+`stage run [show.toml]` plays a show (in a window, or headless with --headless; with no
+screen at all it renders a video instead); `stage rehearse` adds the HUD and key map;
+`stage check` validates a show and opens everything it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from performer.show import DEFAULT_SHOW, Show, ShowError, load_show
+
+log = logging.getLogger("stage")
+
+RUN_EPILOG = """\
+with no screen (no $DISPLAY) `stage run` renders headless to a video file instead of a window:
+--seconds defaults to 10 and --record to out/<show>.mp4.
+"""
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("show", nargs="?", type=Path, default=DEFAULT_SHOW,
+                   help="show file (default: the project's show.toml)")
+    p.add_argument("--headless", action="store_true",
+                   help="render offscreen (EGL), no window; works with no GPU and no display")
+    p.add_argument("--seconds", type=float, help="stop after this many seconds of show time")
+    p.add_argument("--frames", type=int, help="stop after this many frames")
+    p.add_argument("--record", type=Path, metavar="OUT.mp4",
+                   help="write the output to a video (and its cues to OUT.events.jsonl)")
+    p.add_argument("--offline", action="store_true",
+                   help="fixed time step, one decode per frame, no pacing: an exact render")
+    p.add_argument("--size", metavar="WxH", help="override the show's output resolution")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--threads", type=int, help="torch threads (default: measured at warm-up)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from performer.sources.keyboard import KEY_HELP
+
+    parser = argparse.ArgumentParser(prog="stage", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="play a show", epilog=RUN_EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    _run_args(run)
+    reh = sub.add_parser("rehearse", help="play a show with the HUD and rehearsal keys",
+                         epilog=KEY_HELP + "\n\n" + RUN_EPILOG,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    _run_args(reh)
+    chk = sub.add_parser("check", help="validate a show; open its checkpoints and shaders")
+    chk.add_argument("show", nargs="?", type=Path, default=DEFAULT_SHOW)
+    bench = sub.add_parser("bench", help="benchmarks (figures printed and saved as JSON)")
+    bench.add_argument("which", choices=["realtime"])
+    bench.add_argument("--out", type=Path, default=Path("bench/results"))
+    bench.add_argument("--seconds", type=float, default=5.0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s: %(message)s", datefmt="%H:%M:%S")
+    if args.command == "check":
+        return check(args.show)
+    if args.command == "bench":
+        from bench.realtime import main as bench_main
+
+        return bench_main(["--out", str(args.out), "--seconds", str(args.seconds)])
+    return run(args, rehearse=args.command == "rehearse")
+
+
+def run(args: argparse.Namespace, rehearse: bool) -> int:
+    from models.checkpoint import CheckpointError
+    from performer.display import ShaderError
+    from performer.loop import RunOptions, run_show
+
+    try:
+        show = load_show(args.show)
+    except ShowError as e:
+        print(f"stage: the show file has problems (`stage check {args.show}` lists them):\n{e}",
+              file=sys.stderr)
+        return 1
+    opts = RunOptions(headless=args.headless, seconds=args.seconds, frames=args.frames,
+                      record=args.record, offline=args.offline, rehearse=rehearse,
+                      device=args.device, threads=args.threads)
+    if args.size:
+        try:
+            opts.width, opts.height = (int(v) for v in args.size.lower().split("x"))
+        except ValueError:
+            print(f"stage: --size expects WxH like 1280x720, got {args.size!r}", file=sys.stderr)
+            return 2
+    if not opts.headless and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        opts.headless = True
+        if opts.seconds is None and opts.frames is None:
+            opts.seconds = 10.0
+        if opts.record is None:
+            opts.record = Path("out") / f"{show.path.stem}.mp4"
+        log.warning("no screen ($DISPLAY is not set): rendering headless for %s to %s",
+                    f"{opts.seconds:g} s" if opts.seconds else f"{opts.frames} frames", opts.record)
+    if opts.record:
+        opts.record.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        summary = run_show(show, opts)
+    except (CheckpointError, ShaderError) as e:
+        print(f"stage: {e}", file=sys.stderr)
+        return 1
+    log.info("%s", json.dumps(summary))
+    if opts.record:
+        log.info("recorded %s frames to %s", summary.get("recorded_frames", 0), opts.record)
+    return 0
+
+
+def check(path: Path) -> int:
+    """Validate the show, open every checkpoint, compile every shader, check every parameter."""
+    problems: list[str] = []
+    try:
+        show = load_show(path, problems)
+    except ShowError as e:
+        print(f"{e}\nstage check: 1 problem", file=sys.stderr)
+        return 1
+    problems += check_resources(show)
+    if problems:
+        for p in problems:
+            print(f"{show.path}: {p}", file=sys.stderr)
+        print(f"stage check: {len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    print(f"{show.path}: ok — {len(show.models)} model(s), {len(show.scenes)} scene(s), "
+          f"{len(show.cues)} cue(s), shaders {' → '.join(('upscale', *show.chain, 'present'))}")
+    return 0
+
+
+def check_resources(show: Show) -> list[str]:
+    from models.checkpoint import CheckpointError
+    from performer.display import ShaderError, check_shader, shader_params
+    from performer.engine import open_model
+
+    problems = []
+    dims = {}
+    for m in show.models:
+        try:
+            dims[m.name] = int(open_model(m.checkpoint).generator.z_dim)
+        except CheckpointError as e:
+            problems.append(f"models.{m.name}.checkpoint: {e}")
+    for i, sc in enumerate(show.scenes):
+        if sc.z is not None and sc.model in dims and len(sc.z) != dims[sc.model]:
+            problems.append(f"scenes[{i}].z: model {sc.model!r} has a {dims[sc.model]}-d latent,"
+                            f" the vector has {len(sc.z)} values")
+    specs = {}
+    for name in ("upscale", *show.chain, "present"):
+        try:
+            error = check_shader(name, show.shader_dir)
+            if error:
+                problems.append(f"shaders: {error}")
+            specs.update({f"{name}.{k}": v for k, v in shader_params(name, show.shader_dir).items()})
+        except (ShaderError, OSError) as e:
+            problems.append(f"shaders: {name}: {e}")
+    sources = [("shaders.params", show.params)]
+    sources += [(f"scenes[{i}].params", sc.params) for i, sc in enumerate(show.scenes)]
+    for where, params in sources:
+        for key, value in params.items():
+            spec = specs.get(key)
+            if spec is None:
+                if key.split(".")[0] in ("upscale", *show.chain, "present"):
+                    problems.append(f"{where}.{key}: the shader declares no such parameter")
+                else:
+                    problems.append(f"{where}.{key}: {key.split('.')[0]!r} is not in shaders.chain")
+            elif not spec.min <= value <= spec.max:
+                problems.append(f"{where}.{key}: expected a value in [{spec.min:g}, {spec.max:g}],"
+                                f" got {value:g}")
+    return problems
+
+
+if __name__ == "__main__":
+    sys.exit(main())

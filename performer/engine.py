@@ -1,0 +1,167 @@
+"""The generator worker: device, dtype, thread budget, warm-up, latest-request-wins decoding.
+
+The main loop `submit`s the newest latent each frame and shows `latest()`, the newest
+finished image; a slow frame never blocks the window. Errors come back as values.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from models.checkpoint import CheckpointError, Loaded, load_checkpoint
+from models.seed import is_seed, make_seed_checkpoint
+
+log = logging.getLogger("stage.engine")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A decoded image: HxWx3 uint8 RGB, row 0 at the top, with the request's stamp."""
+
+    image: np.ndarray
+    stamp: int
+    model: str
+    infer_s: float
+
+
+def open_model(path: Path) -> Loaded:
+    """Load a show's checkpoint (the generator and, where present, the encoder). A missing seed
+    checkpoint is made on first use."""
+    if not path.exists() and is_seed(path):
+        log.info("making seed checkpoint %s (untrained; first run only)", path)
+        make_seed_checkpoint(path)
+    loaded = load_checkpoint(path, parts=("G", "E"))
+    if not hasattr(loaded.generator, "z_dim"):
+        raise CheckpointError(f"{path}: its generator has no z_dim")
+    return loaded
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def set_threads(n: int) -> None:
+    """The engine owns torch's share of the process's cores."""
+    torch.set_num_threads(max(1, n))
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass  # only settable before the first parallel work; it was set then
+
+
+class Engine:
+    """Decodes latents with one or more generators on a worker thread."""
+
+    def __init__(self, models: Mapping[str, Loaded], device: str = "auto",
+                 threads: int | None = None) -> None:
+        self.device = pick_device(device)
+        self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        self.threads = threads
+        self.generators: dict[str, torch.nn.Module] = {}
+        for name, loaded in models.items():
+            g = loaded.generator.to(self.device, self.dtype)
+            if self.device.type == "cpu":
+                g = g.to(memory_format=torch.channels_last)
+            self.generators[name] = g
+        self.z_dims = {name: int(m.generator.z_dim) for name, m in models.items()}
+        self._cond = threading.Condition()
+        self._request: tuple[str, np.ndarray, int] | None = None
+        self._latest: Frame | None = None
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self.error: str | None = None
+        self.infer_times: list[float] = []
+        self.warmup: dict[str, object] = {}
+
+    # -- synchronous decoding
+    @torch.inference_mode()
+    def generate(self, model: str, z: np.ndarray) -> np.ndarray:
+        g = self.generators[model]
+        zt = torch.from_numpy(np.ascontiguousarray(z, np.float32)).to(self.device, self.dtype)
+        x = g(zt.view(1, -1))[0]
+        img = ((x.float() + 1.0) * 127.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0)
+        return img.contiguous().cpu().numpy()
+
+    def warm_up(self, frames: int = 8) -> dict[str, object]:
+        """Run every generator a few times (allocations, kernels) and, on the CPU, pick the
+        thread count that decodes fastest on this machine."""
+        z = {m: np.zeros(d, np.float32) for m, d in self.z_dims.items()}
+        cores = os.cpu_count() or 1
+        candidates = [self.threads] if self.threads else sorted({1, 2, max(1, cores // 2), cores})
+        if self.device.type != "cpu":
+            candidates = [self.threads or 1]
+        timings: dict[int, float] = {}
+        for n in candidates:
+            set_threads(n)
+            for m in self.generators:
+                self.generate(m, z[m])
+            t0 = time.perf_counter()
+            for _ in range(frames):
+                for m in self.generators:
+                    self.generate(m, z[m])
+            timings[n] = (time.perf_counter() - t0) / (frames * len(self.generators))
+        best = min(timings.values())
+        # fewest threads within 10 % of the best: the display and sources need cores too
+        chosen = min(n for n, t in timings.items() if t <= best * 1.1)
+        set_threads(chosen)
+        self.threads = chosen
+        self.warmup = {"device": str(self.device), "threads": chosen,
+                       "ms_per_frame": {n: round(t * 1000, 2) for n, t in timings.items()}}
+        log.info("engine on %s: %d thread(s), %.1f ms/frame (tried %s)", self.device, chosen,
+                 timings[chosen] * 1000, self.warmup["ms_per_frame"])
+        return self.warmup
+
+    # -- the worker
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="engine", daemon=True)
+            self._thread.start()
+
+    def submit(self, model: str, z: np.ndarray, stamp: int) -> None:
+        """Ask for z to be decoded; replaces any request not yet started (latest wins)."""
+        with self._cond:
+            self._request = (model, np.array(z, np.float32), stamp)
+            self._cond.notify()
+
+    def latest(self) -> Frame | None:
+        return self._latest
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._request is None and not self._stop:
+                    self._cond.wait()
+                if self._stop:
+                    return
+                model, z, stamp = self._request
+                self._request = None
+            t0 = time.perf_counter()
+            try:
+                image = self.generate(model, z)
+            except Exception as e:  # an error is a value: the show keeps the last frame
+                if self.error is None:
+                    log.error("generator %s failed: %s (showing the last good frame)", model, e)
+                self.error = f"{model}: {e}"
+                continue
+            dt = time.perf_counter() - t0
+            self.infer_times.append(dt)
+            self._latest = Frame(image, stamp, model, dt)
+
+    def close(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            self._thread = None

@@ -1,0 +1,301 @@
+"""The render loop: keys → control → latent → engine → display → (recording), once a frame.
+
+Real time: the engine decodes on its worker and the loop shows the newest finished frame,
+paced to the show's fps, counting frames that miss their deadline. Offline: a fixed time
+step and one decode per frame, for exact renders. Every exit path closes the recording.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from performer.control import Controller, Cue
+from performer.display import Display
+from performer.engine import Engine, open_model
+from performer.latent import orthonormal_directions
+from performer.record import EventLog, Recorder
+from performer.show import Scene, Show, save_preset
+from performer.sources.keyboard import KEY_HELP, Keyboard
+
+log = logging.getLogger("stage")
+
+
+@dataclass
+class RunOptions:
+    headless: bool = False
+    seconds: float | None = None
+    frames: int | None = None
+    record: Path | None = None
+    offline: bool = False  # fixed time step, decode every frame, no pacing
+    rehearse: bool = False
+    device: str = "auto"
+    threads: int | None = None
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass
+class FrameStats:
+    """Per-frame timings measured by the loop itself (seconds)."""
+
+    budget: float
+    work: list[float] = field(default_factory=list)  # loop top → presented, without pacing
+    interval: list[float] = field(default_factory=list)  # present → present
+    upload: list[float] = field(default_factory=list)
+    draw: list[float] = field(default_factory=list)
+    infer: list[float] = field(default_factory=list)  # waited on the generator in this loop
+    fresh: int = 0  # frames that showed an image decoded since the previous frame
+    missed: int = 0
+    recent: deque = field(default_factory=lambda: deque(maxlen=120))
+
+    def add(self, work: float, interval: float | None, upload: float, draw: float,
+            infer: float) -> None:
+        self.work.append(work)
+        self.upload.append(upload)
+        self.draw.append(draw)
+        self.infer.append(infer)
+        self.recent.append(work)
+        if interval is not None:
+            self.interval.append(interval)
+            if interval > 1.5 * self.budget:
+                self.missed += int(interval / self.budget - 0.5)
+
+    def summary(self) -> dict[str, float]:
+        def pct(xs: list[float], q: float) -> float:
+            return round(float(np.percentile(xs, q)) * 1000, 3) if xs else 0.0
+
+        n = len(self.work)
+        span = sum(self.interval)
+        return {
+            "frames": n,
+            "fps": round(len(self.interval) / span, 2) if span > 0 else 0.0,
+            "work_p50_ms": pct(self.work, 50), "work_p99_ms": pct(self.work, 99),
+            "interval_p50_ms": pct(self.interval, 50), "interval_p99_ms": pct(self.interval, 99),
+            "upload_p50_ms": pct(self.upload, 50), "upload_p99_ms": pct(self.upload, 99),
+            "draw_p50_ms": pct(self.draw, 50), "draw_p99_ms": pct(self.draw, 99),
+            "infer_wait_p50_ms": pct(self.infer, 50), "infer_wait_p99_ms": pct(self.infer, 99),
+            "missed": self.missed,
+            "missed_pct": round(100 * self.missed / max(n + self.missed, 1), 3),
+            "over_75pct_budget": sum(w > 0.75 * self.budget for w in self.work),
+            "fresh_pct": round(100 * self.fresh / max(n, 1), 1),
+        }
+
+
+class Stage:
+    """One run of a show: owns the engine, display, recorder and event log."""
+
+    def __init__(self, show: Show, opts: RunOptions) -> None:
+        self.show, self.opts = show, opts
+        self.engine: Engine | None = None
+        self.display: Display | None = None
+        self.recorder: Recorder | None = None
+        self.events: EventLog | None = None
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> None:
+        show, opts = self.show, self.opts
+        used = {s.model for s in show.scenes}
+        models = {m.name: open_model(m.checkpoint) for m in show.models if m.name in used}
+        self.engine = Engine(models, device=opts.device, threads=opts.threads)
+        self.engine.warm_up()
+        directions = {}
+        for name, m in models.items():
+            named = list(m.directions.values())[: show.rehearsal.directions]
+            dim = self.engine.z_dims[name]
+            if named:
+                directions[name] = np.stack([d.numpy() / max(float(d.norm()), 1e-8) for d in named])
+            else:
+                directions[name] = orthonormal_directions(dim, show.rehearsal.directions)
+        self.controller = Controller(show, self.engine.z_dims, directions)
+        self.keyboard = Keyboard(show.rehearsal.nudge, show.rehearsal.directions)
+        out = show.output
+        self.size = (opts.width or out.width, opts.height or out.height)
+        self.display = Display(width=self.size[0], height=self.size[1], chain=show.chain,
+                               shader_dir=show.shader_dir, headless=opts.headless,
+                               title=f"latent-stage — {show.title}",
+                               fullscreen=out.mode == "fullscreen", monitor=out.monitor,
+                               vsync=out.vsync)
+        if opts.record:
+            self.recorder = Recorder(opts.record, out.fps, self.size)
+            self.events = EventLog(opts.record.with_suffix(".events.jsonl"))
+        self.stats = FrameStats(budget=1.0 / out.fps)
+        self.hud_on = opts.rehearse
+        self.message = ""
+        self._hud: list[str] = []
+        self._hud_at = -1.0
+
+    # -- cues
+    def apply(self, cue: Cue, t: float) -> bool:
+        """Apply a cue; False when it asks the show to end."""
+        if self.events:
+            self.events.log(t, "cue", action=cue.action, args=list(cue.args), source=cue.source)
+        try:
+            if not self.controller.apply(cue):
+                if cue.action not in ("nudge",):
+                    self.message = f"{cue.action} {' '.join(map(str, cue.args))}".strip()
+                return True
+        except (ValueError, IndexError, KeyError, StopIteration) as e:
+            self.message = f"ignored cue {cue.action} {cue.args}: {e}"
+            log.warning(self.message)
+            return True
+        if cue.action == "quit":
+            return False
+        if cue.action == "hud":
+            self.hud_on = not self.hud_on
+        elif cue.action == "fullscreen":
+            self.display.toggle_fullscreen()
+        elif cue.action == "reload":
+            errors = self.display.reload_shaders()
+            self.message = "; ".join(errors) if errors else "shaders reloaded"
+            for e in errors:
+                log.error("%s", e)
+        elif cue.action == "save":
+            self.save_point()
+        return True
+
+    def save_point(self) -> None:
+        c = self.controller
+        taken = {s.name for s in self.show.scenes}
+        n = 1
+        while f"preset {n}" in taken:
+            n += 1
+        scene = Scene(name=f"preset {n}", model=c.model, z=tuple(float(v) for v in c.latent.z()),
+                      seed=None, drift=c.scene.drift, fade=c.scene.fade,
+                      params=dict(c.scene.params))
+        save_preset(self.show.rehearsal.presets, scene)
+        self.show = dataclasses.replace(self.show, scenes=self.show.scenes + (scene,))
+        c.show = self.show
+        self.message = f"saved {scene.name!r} to {self.show.rehearsal.presets.name}"
+        log.info(self.message)
+
+    def hud(self, t: float) -> list[str] | None:
+        if not self.hud_on:
+            return None
+        if t - self._hud_at >= 0.25:
+            self._hud_at = t
+            c, st = self.controller, self.stats
+            work = sorted(st.recent)
+            p50 = work[len(work) // 2] * 1000 if work else 0.0
+            p99 = work[int(len(work) * 0.99)] * 1000 if work else 0.0
+            fps = len(st.interval[-60:]) / max(sum(st.interval[-60:]), 1e-9)
+            scene = c.scene
+            self._hud = [
+                f"{self.show.title}",
+                f"{fps:5.1f} fps  frame {p50:4.1f} / p99 {p99:4.1f} ms  missed {st.missed}",
+                f"cue {c.cue_index + 1}/{len(self.show.cues)}  scene {c.scene_index + 1} "
+                f"'{scene.name}'  model {scene.model}" + ("  [drift frozen]" if c.latent.frozen else ""),
+                f"engine {self.engine.device} x{self.engine.threads}"
+                + (f"  ERROR {self.engine.error}" if self.engine.error else ""),
+                self.message,
+            ]
+            if self.opts.rehearse:
+                self._hud += KEY_HELP.splitlines()
+        return self._hud
+
+    # -- the loop
+    def run(self) -> dict[str, float]:
+        opts, fps = self.opts, self.show.output.fps
+        budget = 1.0 / fps
+        limit_frames = opts.frames
+        if limit_frames is None and opts.seconds is not None:
+            limit_frames = max(1, round(opts.seconds * fps))
+        engine, display = self.engine, self.display
+        c = self.controller
+        if not opts.offline:
+            engine.start()
+        image = engine.generate(c.model, c.latent.z())
+        last_stamp = -1
+        start = time.perf_counter()
+        deadline = start
+        prev_present: float | None = None
+        t = 0.0
+        frame = 0
+        previous_handler = _raise_on_sigterm()
+        try:
+            while limit_frames is None or frame < limit_frames:
+                top = time.perf_counter()
+                if opts.offline:
+                    dt, t = (budget if frame else 0.0), frame * budget
+                else:
+                    dt, t = (top - start - t if frame else 0.0), top - start
+                cues = self.keyboard.events(display.poll()) + self.keyboard.frame(dt)
+                if display.should_close() or not all(self.apply(q, t) for q in cues):
+                    break
+                z = c.step(dt)
+                infer = 0.0
+                if opts.offline:
+                    t0 = time.perf_counter()
+                    image = engine.generate(c.model, z)
+                    infer = time.perf_counter() - t0
+                    self.stats.fresh += 1
+                else:
+                    engine.submit(c.model, z, frame)
+                    latest = engine.latest()
+                    if latest is not None:
+                        image = latest.image
+                        if latest.stamp != last_stamp:
+                            self.stats.fresh += 1
+                            last_stamp = latest.stamp
+                timings = display.draw(image, c.params(), t, self.hud(t))
+                if self.recorder:
+                    self.recorder.write(display.read_pixels())
+                display.present()
+                now = time.perf_counter()
+                self.stats.add(now - top, None if prev_present is None else now - prev_present,
+                               timings.get("upload", 0.0), timings.get("draw", 0.0), infer)
+                prev_present = now
+                frame += 1
+                if not opts.offline:
+                    deadline += budget
+                    if deadline < now - budget:  # fell behind: do not try to catch up in a burst
+                        deadline = now
+                    elif deadline > now:
+                        time.sleep(deadline - now)
+        except KeyboardInterrupt:
+            log.info("interrupted: finishing the recording and closing")
+        finally:
+            signal.signal(signal.SIGTERM, previous_handler)
+        summary = self.stats.summary()
+        summary["seconds"] = round(time.perf_counter() - start, 3)
+        if self.recorder:
+            summary["recorded_frames"] = self.recorder.frames_written
+        return summary
+
+    def close(self) -> None:
+        for part in (self.recorder, self.events, self.engine, self.display):
+            if part is not None:
+                try:
+                    part.close()
+                except Exception as e:  # closing must not hide the error that got us here
+                    log.error("closing %s: %s", type(part).__name__, e)
+
+
+def _raise_on_sigterm():
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return signal.getsignal(signal.SIGTERM)
+
+
+def run_show(show: Show, opts: RunOptions) -> dict[str, float]:
+    stage = None
+    try:
+        stage = Stage(show, opts)
+        return stage.run()
+    finally:
+        if stage is not None:
+            stage.close()

@@ -1,0 +1,71 @@
+"""Rehearsal keys → cues. Lives on the main thread (glfw delivers key events there).
+
+Discrete keys become cues when pressed; nudge keys move the latent for as long as they are
+held, at `nudge` latent units per second, so motion is smooth whatever the key-repeat rate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from performer.control import Cue
+from performer.display import KeyEvent
+
+NUDGE_UP = "qwertyui"  # + along directions 1..8
+NUDGE_DOWN = "asdfghjk"  # − along directions 1..8
+
+PRESS_KEYS: dict[str, tuple[str, tuple]] = {
+    "right": ("next", ()),
+    "page_down": ("next", ()),
+    "left": ("prev", ()),
+    "page_up": ("prev", ()),
+    "n": ("random", ()),
+    "space": ("freeze", ()),
+    "p": ("save", ()),
+    "f11": ("fullscreen", ()),
+    "f1": ("hud", ()),
+    "f5": ("reload", ()),
+    "escape": ("quit", ()),
+    **{str(d): ("scene", ((d - 1) % 10,)) for d in range(10)},
+}
+
+KEY_HELP = """\
+rehearsal keys
+  right / page down     next cue          left / page up     previous cue
+  1 … 9, 0              scene 1 … 9, 10    n                  jump to a new random point
+  q w e r t y u i       hold: move + along latent directions 1 … 8
+  a s d f g h j k       hold: move − along latent directions 1 … 8
+  space                 freeze / unfreeze drift
+  p                     save the current point as a scene in the presets file
+  f1  HUD   f5  reload shaders   f11  fullscreen   escape  quit"""
+
+
+class Keyboard:
+    """Turns key events into cues; `frame(dt)` also emits nudges for keys held down."""
+
+    def __init__(self, nudge_rate: float, directions: int = 8) -> None:
+        self.nudge_rate = nudge_rate
+        self.directions = directions
+        self.held: set[str] = set()
+
+    def events(self, events: Iterable[KeyEvent]) -> list[Cue]:
+        cues = []
+        for e in events:
+            if e.key in NUDGE_UP or e.key in NUDGE_DOWN:
+                if e.action == "press":
+                    self.held.add(e.key)
+                elif e.action == "release":
+                    self.held.discard(e.key)
+            elif e.action == "press" and e.key in PRESS_KEYS:
+                action, args = PRESS_KEYS[e.key]
+                cues.append(Cue(action, args, "key"))
+        return cues
+
+    def frame(self, dt: float) -> list[Cue]:
+        cues = []
+        for key in sorted(self.held):
+            sign, row = (1.0, NUDGE_UP) if key in NUDGE_UP else (-1.0, NUDGE_DOWN)
+            k = row.index(key)
+            if k < self.directions:
+                cues.append(Cue("nudge", (k, sign * self.nudge_rate * dt), "key"))
+        return cues
