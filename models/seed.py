@@ -25,25 +25,34 @@ def is_seed(path: Path) -> bool:
     return path.name in SEEDS
 
 
+def calibrate(G: Generator, seed: int = 0, batches: int = 4) -> Generator:
+    """Give an untrained generator full-contrast output: batch-norm statistics averaged over
+    random z, and the output layer scaled so pre-tanh values have unit spread (not ≈0, grey)."""
+    gen = torch.Generator().manual_seed(seed)
+    z_dim = G.config.z_dim
+    norms = [m for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in norms:  # cumulative averages over the calibration batches
+        m.reset_running_stats()
+        m.momentum = None
+    G.train()
+    with torch.no_grad():
+        for _ in range(batches):
+            G(torch.randn(16, z_dim, generator=gen))
+        G.eval()
+        pre = G.to_rgb(G.body(torch.randn(16, z_dim, 1, 1, generator=gen)))
+        G.to_rgb.weight /= pre.std().clamp_min(1e-6)
+    for m in norms:
+        m.momentum = 0.1
+    return G
+
+
 def make_seed_checkpoint(path: Path) -> Path:
     """Build the seed generator named by `path`'s file name and save it there."""
     config, seed = SEEDS[path.name]
-    gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        G = Generator(config)
-        for m in G.modules():  # cumulative averages over the calibration batches
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.reset_running_stats()
-                m.momentum = None
-        G.train()
-        with torch.no_grad():
-            for _ in range(4):
-                G(torch.randn(16, config.z_dim, generator=gen))
-    for m in G.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.momentum = 0.1
-    return save_checkpoint(path, "dcgan", config, {"G": G.eval()},
+        G = calibrate(Generator(config), seed)
+    return save_checkpoint(path, "dcgan", config, {"G": G},
                            train={"note": "seed checkpoint: untrained, batch-norm calibrated",
                                   "seed": seed})
 

@@ -1,0 +1,704 @@
+"""The show's output: a generator frame through a GLSL shader chain onto a window or offscreen.
+
+moderngl + glfw (or a headless EGL context); textures and framebuffers are made once and
+reused. Also loads shader sources (`#include`, `// @param` annotations) and checks them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from time import perf_counter
+
+import glfw
+import moderngl
+import numpy as np
+
+from performer.hud import Hud
+
+log = logging.getLogger(__name__)
+
+VERTEX_SHADER = "fullscreen.vert"
+FIRST_PASS = "upscale"
+LAST_PASS = "present"
+
+
+class ShaderError(Exception):
+    """A shader that cannot be loaded, parsed or compiled; the message names file and line."""
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    default: float
+    min: float
+    max: float
+
+
+@dataclass(frozen=True)
+class KeyEvent:
+    key: str
+    mods: frozenset[str]
+    action: str  # "press" | "repeat" | "release"
+
+
+# --- shader sources -----------------------------------------------------------------------
+
+_INCLUDE = re.compile(r"^\s*#\s*include\b\s*(.*?)\s*$")
+_INCLUDE_NAME = re.compile(r'^"([^"]+)"\s*(?://.*)?$')
+_PARAM = re.compile(r"^\s*uniform\s+(\w+)\s+(\w+)\s*;\s*//\s*@param\b(.*)$")
+
+
+@dataclass
+class _Source:
+    path: Path
+    text: str
+    origins: list[tuple[Path, int]]  # (file, 1-based line) of each line of `text`
+
+
+def _shader_path(name: str, shader_dir: Path) -> Path:
+    suffix = Path(name).suffix
+    return Path(shader_dir) / (name if suffix in (".glsl", ".vert", ".frag") else f"{name}.glsl")
+
+
+def _resolve(name: str, shader_dir: Path) -> _Source:
+    path = _shader_path(name, shader_dir)
+    if not path.is_file():
+        raise ShaderError(f"{path}: shader not found")
+    lines: list[str] = []
+    origins: list[tuple[Path, int]] = []
+    _splice(path, lines, origins, included=set())
+    return _Source(path, "\n".join(lines) + "\n", origins)
+
+
+def _splice(
+    path: Path, lines: list[str], origins: list[tuple[Path, int]], included: set[Path]
+) -> None:
+    included.add(path.resolve())
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        m = _INCLUDE.match(line)
+        if m is None:
+            # moderngl would expand `#include "x"` even inside a comment: defuse it there.
+            lines.append(line.replace("#include", "# include"))
+            origins.append((path, lineno))
+            continue
+        name = _INCLUDE_NAME.match(m[1])
+        if name is None:
+            raise ShaderError(f'{path}:{lineno}: expected #include "file", got {line.strip()!r}')
+        target = path.parent / name[1]
+        if not target.is_file():
+            raise ShaderError(f'{path}:{lineno}: #include "{name[1]}": no such file {target}')
+        if target.resolve() in included:  # include guard: each file once (cycles end here)
+            lines.append("")
+            origins.append((path, lineno))
+        else:
+            _splice(target, lines, origins, included)
+
+
+def load_shader_source(name: str, shader_dir: Path) -> str:
+    """The GLSL text of shader `name` (a file stem in shader_dir) with includes resolved."""
+    return _resolve(name, shader_dir).text
+
+
+def _parse_params(source: _Source) -> dict[str, tuple[str, ParamSpec]]:
+    """param name -> (uniform name, spec), from `uniform float x; // @param k=v ...` lines."""
+    params: dict[str, tuple[str, ParamSpec]] = {}
+    for line, (path, lineno) in zip(source.text.splitlines(), source.origins, strict=True):
+        m = _PARAM.match(line)
+        if m is None:
+            continue
+        gl_type, uniform, annotation = m[1], m[2], m[3]
+        where = f"{path}:{lineno}: @param {uniform}"
+        if gl_type != "float":
+            raise ShaderError(f"{where}: only float params are supported, got {gl_type}")
+        fields: dict[str, str] = {}
+        for token in annotation.split():
+            key, sep, value = token.partition("=")
+            if not sep or key not in ("name", "default", "min", "max") or key in fields:
+                raise ShaderError(f"{where}: bad field {token!r} (want name= default= min= max=)")
+            fields[key] = value
+        numbers: dict[str, float] = {}
+        for key in ("default", "min", "max"):
+            try:
+                numbers[key] = float(fields[key])
+            except KeyError:
+                raise ShaderError(f"{where}: missing {key}=") from None
+            except ValueError:
+                raise ShaderError(f"{where}: {key}={fields[key]!r} is not a number") from None
+            if not math.isfinite(numbers[key]):
+                raise ShaderError(f"{where}: {key} must be finite")
+        spec = ParamSpec(numbers["default"], numbers["min"], numbers["max"])
+        if not spec.min <= spec.default <= spec.max:
+            raise ShaderError(f"{where}: need min <= default <= max, got {spec}")
+        name = fields.get("name", uniform)
+        if not re.fullmatch(r"\w+", name) or name in params:
+            raise ShaderError(f"{where}: bad or duplicate param name {name!r}")
+        params[name] = (uniform, spec)
+    return params
+
+
+def shader_params(name: str, shader_dir: Path) -> dict[str, ParamSpec]:
+    """The `// @param` annotations of shader `name`: param name -> ParamSpec."""
+    return {k: spec for k, (_, spec) in _parse_params(_resolve(name, shader_dir)).items()}
+
+
+_GL_LINE = re.compile(r"^(?:ERROR:\s*)?\d+[:(](\d+)\)?(?:\((\d+)\))?\s*:?\s*(.*)$")
+
+
+def _describe_gl_error(message: str, sources: Mapping[str, _Source], fallback: Path) -> str:
+    """Rewrite a moderngl compile/link error so each line names the file:line it came from."""
+    out: list[str] = []
+    stage: str | None = None
+    for raw in message.splitlines():
+        text = raw.strip()
+        if not text or set(text) == {"="} or text == "GLSL Compiler failed":
+            continue
+        if text in sources:
+            stage = text
+            continue
+        if text == "GLSL Linker failed":
+            stage = None
+            out.append(f"{fallback}: link failed:")
+            continue
+        m = _GL_LINE.match(text)
+        source = sources.get(stage) if stage else None
+        if m and source and 1 <= int(m[1]) <= len(source.origins):
+            path, lineno = source.origins[int(m[1]) - 1]
+            out.append(f"{path}:{lineno}: {m[3]}  [GLSL {text.split(':')[0]}:{m[1]}]")
+        else:
+            out.append(f"{fallback}: {text}")
+    return "\n".join(out) or f"{fallback}: {message.strip()}"
+
+
+@dataclass
+class _Program:
+    """A compiled fragment program of the chain and the handles the draw loop needs."""
+
+    name: str
+    program: moderngl.Program
+    vao: moderngl.VertexArray
+    params: dict[str, ParamSpec]
+    param_uniforms: list[tuple[str, moderngl.Uniform, ParamSpec]]
+    u_resolution: moderngl.Uniform | None
+    u_source_size: moderngl.Uniform | None
+    u_time: moderngl.Uniform | None
+    uses_previous: bool
+    last_values: dict[str, float] = field(default_factory=dict)
+
+    def set_uniforms(
+        self,
+        params: Mapping[str, float],
+        time: float,
+        resolution: tuple[int, int],
+        source_size: tuple[int, int],
+    ) -> None:
+        if self.u_time is not None:
+            self.u_time.value = time
+        if self.u_resolution is not None:
+            self.u_resolution.value = resolution
+        if self.u_source_size is not None:
+            self.u_source_size.value = source_size
+        for key, uniform, spec in self.param_uniforms:
+            value = params.get(key)
+            value = spec.default if value is None else min(max(float(value), spec.min), spec.max)
+            if self.last_values.get(key) != value:
+                uniform.value = value
+                self.last_values[key] = value
+
+    def release(self) -> None:
+        self.vao.release()
+        self.program.release()
+
+
+def _compile(ctx: moderngl.Context, name: str, shader_dir: Path) -> _Program:
+    vert = _resolve(VERTEX_SHADER, shader_dir)
+    frag = _resolve(name, shader_dir)
+    params = _parse_params(frag)
+    try:
+        program = ctx.program(vertex_shader=vert.text, fragment_shader=frag.text)
+    except Exception as e:  # moderngl.Error, or KeyError from moderngl's own include pass
+        sources = {"vertex_shader": vert, "fragment_shader": frag}
+        raise ShaderError(_describe_gl_error(str(e), sources, frag.path)) from None
+
+    def uniform(uniform_name: str) -> moderngl.Uniform | None:
+        member = program.get(uniform_name, None)
+        return member if isinstance(member, moderngl.Uniform) else None
+
+    for unit, sampler in enumerate(("u_source", "u_previous")):
+        if (u := uniform(sampler)) is not None:
+            u.value = unit
+    return _Program(
+        name=name,
+        program=program,
+        vao=ctx.vertex_array(program, []),
+        params={k: spec for k, (_, spec) in params.items()},
+        param_uniforms=[
+            (f"{name}.{k}", u, spec)
+            for k, (uniform_name, spec) in params.items()
+            if (u := uniform(uniform_name)) is not None
+        ],
+        u_resolution=uniform("u_resolution"),
+        u_source_size=uniform("u_source_size"),
+        u_time=uniform("u_time"),
+        uses_previous=uniform("u_previous") is not None,
+    )
+
+
+_check_ctx: moderngl.Context | None = None
+
+
+def check_shader(name: str, shader_dir: Path, ctx: moderngl.Context | None = None) -> str | None:
+    """Compile and link program `name` (with fullscreen.vert): None if fine, else the error.
+
+    With no `ctx`, one standalone EGL context is made on first use and kept for later calls.
+    """
+    global _check_ctx
+    if ctx is None:
+        if _check_ctx is None:
+            _check_ctx = moderngl.create_standalone_context(backend="egl", require=330)
+        ctx = _check_ctx
+    with ctx:
+        try:
+            _compile(ctx, name, shader_dir).release()
+        except ShaderError as e:
+            return str(e)
+    return None
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+_KEY_NAMES: dict[int, str] = {
+    getattr(glfw, f"KEY_{name.upper()}"): name
+    for name in [
+        *"abcdefghijklmnopqrstuvwxyz0123456789",
+        *(f"f{i}" for i in range(1, 13)),
+        *("space", "enter", "escape", "tab", "backspace", "left", "right", "up", "down"),
+        *("page_up", "page_down", "home", "end", "minus", "equal", "comma", "period", "slash"),
+        *("left_bracket", "right_bracket"),
+    ]
+}
+_KEY_NAMES[glfw.KEY_KP_ENTER] = "enter"
+_ACTIONS = {glfw.PRESS: "press", glfw.REPEAT: "repeat", glfw.RELEASE: "release"}
+_MODS = {
+    glfw.MOD_SHIFT: "shift",
+    glfw.MOD_CONTROL: "ctrl",
+    glfw.MOD_ALT: "alt",
+    glfw.MOD_SUPER: "super",
+}
+
+
+# --- the display ----------------------------------------------------------------------------
+
+_BLIT_VERT = """#version 330 core
+out vec2 v_uv;
+void main() {
+    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
+    v_uv = p;
+    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
+}
+"""
+_BLIT_FRAG = """#version 330 core
+in vec2 v_uv;
+out vec4 f_color;
+uniform sampler2D u_texture;
+void main() { f_color = texture(u_texture, v_uv); }
+"""
+
+
+def _fit(inner: tuple[int, int], outer: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Viewport (x, y, w, h) of `inner`'s aspect ratio, as large as fits, centred in `outer`."""
+    scale = min(outer[0] / inner[0], outer[1] / inner[1])
+    w = min(outer[0], max(1, round(inner[0] * scale)))
+    h = min(outer[1], max(1, round(inner[1] * scale)))
+    return (outer[0] - w) // 2, (outer[1] - h) // 2, w, h
+
+
+class Display:
+    """Draws frames through `upscale -> *chain -> present` into a window or offscreen."""
+
+    def __init__(
+        self,
+        *,
+        width: int,
+        height: int,
+        chain: Sequence[str],
+        shader_dir: Path,
+        headless: bool,
+        title: str = "latent-stage",
+        fullscreen: bool = False,
+        monitor: int = 0,
+        vsync: bool = True,
+    ) -> None:
+        if width < 1 or height < 1:
+            raise ValueError(f"display size must be positive, got {width}x{height}")
+        self.width, self.height = width, height
+        self.headless = headless
+        self.shader_dir = Path(shader_dir)
+        self.monitor = monitor
+        self._names = [FIRST_PASS, *chain, LAST_PASS]
+        self._closed = False
+        self._glfw_inited = False
+        self._window = None
+        self._ctx: moderngl.Context | None = None
+        self._programs: list[_Program] = []
+        self._targets: list[list[moderngl.Framebuffer]] = []  # per pass but the last
+        self._write: list[int] = []  # which of a ping-pong pair the pass writes next
+        self._targets_dirty = True
+        self._content: tuple[int, int, int, int] | None = None  # viewport in the output
+        self._source_tex: moderngl.Texture | None = None
+        self._source_key: tuple[int, int, str] | None = None
+        self._hud = Hud()
+        self._hud_tex: moderngl.Texture | None = None
+        self._output: moderngl.Framebuffer | None = None  # the show output, width x height
+        self._screen: moderngl.Framebuffer | None = None  # headless stand-in for the window
+        self._black: moderngl.Texture | None = None  # bound where a sampler has no input
+        self._blit: moderngl.Program | None = None
+        self._blit_vao: moderngl.VertexArray | None = None
+        self._screen_size = (width, height)
+        self._events: list[KeyEvent] = []
+        self._windowed_rect = (0, 0, width, height)
+        try:
+            if headless:
+                self._ctx = moderngl.create_standalone_context(backend="egl", require=330)
+            else:
+                self._open_window(title, vsync)
+                self._ctx = moderngl.create_context(require=330)
+            with self._current():
+                self._setup_gl()
+            if fullscreen:
+                self.toggle_fullscreen()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- setup ---------------------------------------------------------------------------
+
+    def _open_window(self, title: str, vsync: bool) -> None:
+        if not glfw.init():
+            raise RuntimeError("glfw.init() failed: is there a display (DISPLAY / Wayland)?")
+        self._glfw_inited = True
+        glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
+        glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
+        glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
+        glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
+        self._window = glfw.create_window(self.width, self.height, title, None, None)
+        if not self._window:
+            raise RuntimeError("glfw could not open a window with an OpenGL 3.3 core context")
+        glfw.make_context_current(self._window)
+        glfw.swap_interval(1 if vsync else 0)
+        glfw.set_key_callback(self._window, self._on_key)
+
+    def _setup_gl(self) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        programs: list[_Program] = []
+        try:
+            for name in self._names:
+                programs.append(_compile(ctx, name, self.shader_dir))
+        except ShaderError:
+            for p in programs:
+                p.release()
+            raise
+        self._programs = programs
+        self._update_specs()
+        self._blit = ctx.program(vertex_shader=_BLIT_VERT, fragment_shader=_BLIT_FRAG)
+        self._blit_vao = ctx.vertex_array(self._blit, [])
+        self._black = ctx.texture((1, 1), 4, bytes(4))
+        self._output = self._framebuffer((self.width, self.height), dtype="f1")
+        self._screen = (
+            self._framebuffer((self.width, self.height), dtype="f1") if self.headless else None
+        )
+
+    def _framebuffer(self, size: tuple[int, int], dtype: str) -> moderngl.Framebuffer:
+        assert self._ctx is not None
+        tex = self._ctx.texture(size, 4, dtype=dtype)
+        tex.repeat_x = tex.repeat_y = False
+        fbo = self._ctx.framebuffer([tex])
+        fbo.clear(0.0, 0.0, 0.0, 1.0)
+        return fbo
+
+    def _update_specs(self) -> None:
+        self._specs = {f"{p.name}.{k}": s for p in self._programs for k, s in p.params.items()}
+
+    @contextmanager
+    def _current(self) -> Iterator[None]:
+        if self._closed or self._ctx is None:
+            raise RuntimeError("Display is closed")
+        if self._window is not None:
+            glfw.make_context_current(self._window)
+            yield
+        else:
+            with self._ctx:
+                yield
+
+    # -- per frame -------------------------------------------------------------------------
+
+    def _upload(self, frame: np.ndarray) -> None:
+        if frame.ndim != 3 or frame.shape[2] != 3 or 0 in frame.shape:
+            raise ValueError(f"frame must be HxWx3, got shape {frame.shape}")
+        if frame.dtype == np.uint8:
+            dtype = "f1"
+        elif np.issubdtype(frame.dtype, np.floating):
+            frame, dtype = frame.astype(np.float32, copy=False), "f4"
+        else:
+            raise ValueError(f"frame must be uint8 or float in [0, 1], got {frame.dtype}")
+        frame = np.ascontiguousarray(frame)
+        h, w = frame.shape[:2]
+        if self._source_key != (w, h, dtype):
+            if self._source_tex is not None:
+                self._source_tex.release()
+            assert self._ctx is not None
+            self._source_tex = self._ctx.texture((w, h), 3, dtype=dtype, alignment=1)
+            self._source_tex.repeat_x = self._source_tex.repeat_y = False
+            self._source_key = (w, h, dtype)
+            content = _fit((w, h), (self.width, self.height))
+            if content != self._content:
+                self._content = content
+                self._targets_dirty = True
+        assert self._source_tex is not None
+        self._source_tex.write(frame)
+
+    def _ensure_targets(self) -> None:
+        if not self._targets_dirty:
+            return
+        assert self._content is not None
+        for pair in self._targets:
+            for fbo in pair:
+                fbo.color_attachments[0].release()
+                fbo.release()
+        size = self._content[2:]
+        self._targets = [
+            [self._framebuffer(size, "f2") for _ in range(2 if p.uses_previous else 1)]
+            for p in self._programs[:-1]
+        ]
+        self._write = [0] * len(self._targets)
+        self._output.clear(0.0, 0.0, 0.0, 1.0)
+        self._output.viewport = self._content
+        self._targets_dirty = False
+
+    def draw(
+        self,
+        frame: np.ndarray,
+        params: Mapping[str, float],
+        time: float,
+        hud: Sequence[str] | None = None,
+    ) -> dict[str, float]:
+        """Upload `frame` (HxWx3, row 0 = top), run the chain, blit to the screen + HUD.
+
+        Returns CPU-side seconds for {"upload", "draw"}.
+        """
+        with self._current():
+            t0 = perf_counter()
+            self._upload(frame)
+            t1 = perf_counter()
+            self._ensure_targets()
+            assert self._source_tex is not None and self._content is not None
+            source, source_size = self._source_tex, self._source_tex.size
+            content_size = self._content[2:]
+            last = len(self._programs) - 1
+            for i, program in enumerate(self._programs):
+                previous = self._black
+                if i == last:
+                    target = self._output
+                else:
+                    pair = self._targets[i]
+                    target = pair[self._write[i]]
+                    if len(pair) == 2:
+                        previous = pair[1 - self._write[i]].color_attachments[0]
+                        self._write[i] ^= 1
+                target.use()
+                source.use(0)
+                previous.use(1)
+                program.set_uniforms(params, time, content_size, source_size)
+                program.vao.render(moderngl.TRIANGLES, vertices=3)
+                source, source_size = target.color_attachments[0], content_size
+            self._draw_screen(hud)
+            t2 = perf_counter()
+        return {"upload": t1 - t0, "draw": t2 - t1}
+
+    def _draw_screen(self, hud: Sequence[str] | None) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        if self._window is not None:
+            screen = ctx.screen
+            self._screen_size = glfw.get_framebuffer_size(self._window)
+        else:
+            assert self._screen is not None
+            screen = self._screen
+        fw, fh = self._screen_size
+        if fw < 1 or fh < 1:  # minimised
+            return
+        screen.use()
+        screen.clear(0.0, 0.0, 0.0, 1.0, viewport=(0, 0, fw, fh))
+        ctx.viewport = _fit((self.width, self.height), (fw, fh))
+        self._output.color_attachments[0].use(0)
+        self._blit_vao.render(moderngl.TRIANGLES, vertices=3)
+        if not hud:
+            return
+        if self._hud.update(hud):
+            image = np.ascontiguousarray(self._hud.image[::-1])
+            size = (image.shape[1], image.shape[0])
+            if self._hud_tex is None or self._hud_tex.size != size:
+                if self._hud_tex is not None:
+                    self._hud_tex.release()
+                self._hud_tex = ctx.texture(size, 4)
+                self._hud_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            self._hud_tex.write(image)
+        assert self._hud_tex is not None
+        w, h = self._hud_tex.size
+        ctx.viewport = (0, fh - h, w, h)
+        ctx.enable(moderngl.BLEND)
+        ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
+        self._hud_tex.use(0)
+        self._blit_vao.render(moderngl.TRIANGLES, vertices=3)
+        ctx.disable(moderngl.BLEND)
+
+    # -- read back / window ------------------------------------------------------------------
+
+    def read_pixels(self) -> np.ndarray:
+        """The show output without HUD: (height, width, 3) uint8 RGB, row 0 = top."""
+        with self._current():
+            data = self._output.read(components=3)
+        return np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3)[::-1].copy()
+
+    def read_screen(self) -> np.ndarray:
+        """What the screen shows after the last draw (window: read before present())."""
+        w, h = self._screen_size
+        with self._current():
+            fbo = self._screen if self._screen is not None else self._ctx.screen  # type: ignore[union-attr]
+            data = fbo.read(viewport=(0, 0, w, h), components=3)
+        return np.frombuffer(data, np.uint8).reshape(h, w, 3)[::-1].copy()
+
+    def present(self) -> None:
+        """Swap buffers (window); nothing headless."""
+        if self._window is not None and not self._closed:
+            glfw.swap_buffers(self._window)
+
+    def poll(self) -> list[KeyEvent]:
+        """Process window events; the key events queued since the last call."""
+        if self._window is None or self._closed:
+            return []
+        glfw.poll_events()
+        events, self._events = self._events, []
+        return events
+
+    def _on_key(self, window: object, key: int, scancode: int, action: int, mods: int) -> None:
+        name = _KEY_NAMES.get(key)
+        if name is not None and action in _ACTIONS:
+            names = frozenset(n for bit, n in _MODS.items() if mods & bit)
+            self._events.append(KeyEvent(name, names, _ACTIONS[action]))
+
+    def should_close(self) -> bool:
+        """True once the window's close button was pressed; never headless."""
+        return self._window is not None and bool(glfw.window_should_close(self._window))
+
+    def toggle_fullscreen(self) -> None:
+        """Window <-> fullscreen on the configured monitor; nothing headless."""
+        if self._window is None or self._closed:
+            return
+        window = self._window
+        if glfw.get_window_monitor(window):
+            x, y, w, h = self._windowed_rect
+            glfw.set_window_monitor(window, None, x, y, w, h, 0)
+            return
+        monitors = glfw.get_monitors() or []
+        if 0 <= self.monitor < len(monitors):
+            monitor = monitors[self.monitor]
+        else:
+            log.warning(
+                "monitor %d out of range (%d connected): using the primary monitor",
+                self.monitor,
+                len(monitors),
+            )
+            monitor = glfw.get_primary_monitor()
+        if not monitor:
+            log.warning("no monitor found: staying windowed")
+            return
+        self._windowed_rect = (*glfw.get_window_pos(window), *glfw.get_window_size(window))
+        mode = glfw.get_video_mode(monitor)
+        glfw.set_window_monitor(
+            window, monitor, 0, 0, mode.size.width, mode.size.height, mode.refresh_rate
+        )
+
+    # -- shaders -------------------------------------------------------------------------------
+
+    def reload_shaders(self) -> list[str]:
+        """Recompile the chain from disk; a program that fails keeps its old version.
+
+        Returns the error messages (empty if every program compiled).
+        """
+        errors: list[str] = []
+        with self._current():
+            assert self._ctx is not None
+            for i, old in enumerate(self._programs):
+                try:
+                    new = _compile(self._ctx, old.name, self.shader_dir)
+                except ShaderError as e:
+                    log.warning("shader reload failed, keeping the old %s:\n%s", old.name, e)
+                    errors.append(str(e))
+                    continue
+                if new.uses_previous != old.uses_previous:
+                    self._targets_dirty = self._content is not None
+                old.release()
+                self._programs[i] = new
+        self._update_specs()
+        return errors
+
+    @property
+    def param_specs(self) -> dict[str, ParamSpec]:
+        """The specs by "program.param" name, for every program in the chain."""
+        return dict(self._specs)
+
+    # -- teardown ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release GL objects, destroy the window, terminate glfw; safe to call twice."""
+        if self._closed:
+            return
+        try:
+            if self._ctx is not None:
+                with self._current():
+                    self._release_gl()
+                self._ctx.release()
+        except Exception:
+            log.exception("releasing the display's GL objects failed")
+        finally:
+            self._closed = True
+            self._ctx = None
+            if self._window is not None:
+                glfw.destroy_window(self._window)
+                self._window = None
+            if self._glfw_inited:
+                glfw.terminate()
+                self._glfw_inited = False
+
+    def _release_gl(self) -> None:
+        for program in self._programs:
+            program.release()
+        self._programs = []
+        fbos = [fbo for pair in self._targets for fbo in pair]
+        fbos += [self._output, self._screen]
+        for fbo in fbos:
+            if fbo is not None:
+                fbo.color_attachments[0].release()
+                fbo.release()
+        self._targets = []
+        for obj in (
+            self._source_tex,
+            self._hud_tex,
+            self._black,
+            self._blit_vao,
+            self._blit,
+        ):
+            if obj is not None:
+                obj.release()
+
+    def __enter__(self) -> Display:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,202 @@
+"""The whole stage, headless: generator → shader chain → read back, keys, recording, CLI."""
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from models.checkpoint import save_checkpoint
+from models.dcgan import DCGANConfig, Generator
+from models.seed import calibrate
+from performer.cli import main as stage_main
+from performer.display import KeyEvent
+from performer.latent import seed_vector
+from performer.loop import RunOptions, Stage
+
+TINY = DCGANConfig(z_dim=16, widths=(32, 16, 8))  # 32 px
+
+
+def tiny_show(tmp_path: Path, chain: str = "[]", extra: str = "") -> Path:
+    torch.manual_seed(0)
+    G = calibrate(Generator(TINY))  # untrained, but with contrast
+    save_checkpoint(tmp_path / "tiny.pt", "dcgan", TINY, {"G": G})
+    show = tmp_path / "show.toml"
+    show.write_text(f"""
+[models.tiny]
+checkpoint = "tiny.pt"
+[output]
+width = 96
+height = 64
+fps = 30
+[shaders]
+chain = {chain}
+[[scenes]]
+name = "wander"
+seed = 1
+drift = {{ speed = 0.5, amplitude = 1.5 }}
+fade = 0.5
+[[scenes]]
+name = "rest"
+seed = 2
+fade = 1.0
+{extra}
+""")
+    return show
+
+
+def open_stage(show: Path, **kw) -> Stage:
+    from performer.show import load_show
+
+    return Stage(load_show(show), RunOptions(headless=True, offline=True, **kw))
+
+
+def test_pixels_are_the_generator_output_and_drift(tmp_path):
+    stage = open_stage(tiny_show(tmp_path))
+    try:
+        stage.run_frames = None
+        stage.opts.frames = 1
+        stage.run()
+        first = stage.display.read_pixels()
+        z = stage.controller.latent.z()
+        expected = stage.engine.generate("tiny", z)
+        assert first.shape == (64, 96, 3)
+        content = first[:, 16:80]  # 64x64 content, pillarboxed in 96x64
+        assert first[:, :14].max() < 8 and first[:, 82:].max() < 8  # black bars
+        want = cv2.resize(expected, (64, 64), interpolation=cv2.INTER_CUBIC)
+        err = np.abs(content.astype(float) - want.astype(float)).mean()
+        assert err < 12, f"mean abs error {err:.1f} against the generator's own output"
+        other = cv2.resize(stage.engine.generate("tiny", seed_vector(99, 16)), (64, 64))
+        assert np.abs(content.astype(float) - other.astype(float)).mean() > 2 * err
+        stage.opts.frames = 30
+        stage.run()  # one more second of drift
+        later = stage.display.read_pixels()
+        assert np.abs(later.astype(float) - first.astype(float)).mean() > 1.0
+    finally:
+        stage.close()
+
+
+def test_keys_change_scene_and_latent(tmp_path):
+    stage = open_stage(tiny_show(tmp_path), rehearse=True)
+    try:
+        script = {
+            1: [KeyEvent("right", frozenset(), "press")],  # next cue → "rest"
+            3: [KeyEvent("q", frozenset(), "press")],  # hold: nudge + direction 1
+            8: [KeyEvent("q", frozenset(), "release")],
+            9: [KeyEvent("space", frozenset(), "press")],  # freeze drift
+            10: [KeyEvent("1", frozenset(), "press")],  # scene 1
+        }
+        frame = {"n": 0}
+
+        def poll():
+            frame["n"] += 1
+            return script.get(frame["n"], [])
+
+        stage.display.poll = poll
+        c = stage.controller
+        stage.opts.frames = 2
+        stage.run()
+        assert c.scene.name == "rest" and c.cue_index == 1
+        stage.opts.frames = 7
+        stage.run()
+        d0 = c.directions["tiny"][0]
+        moved = float(np.dot(c.latent.offset, d0))
+        # held through polls 3..7; the first frame of a run() has dt = 0: 4 frames of 1/30 s at 0.5/s
+        assert moved == pytest.approx(0.5 * 4 / 30, rel=0.01)
+        stage.opts.frames = 2
+        stage.run()
+        assert c.latent.frozen and c.scene.name == "wander"
+    finally:
+        stage.close()
+
+
+def test_save_point_writes_presets_not_the_show(tmp_path):
+    show = tiny_show(tmp_path)
+    before = show.read_text()
+    stage = open_stage(show)
+    try:
+        stage.display.poll = lambda: [KeyEvent("p", frozenset(), "press")]
+        stage.opts.frames = 1
+        stage.run()
+    finally:
+        stage.close()
+    assert show.read_text() == before
+    presets = (tmp_path / "show.presets.toml").read_text()
+    assert 'name = "preset 1"' in presets and "z = [" in presets
+    assert stage_main(["check", str(show)]) == 0  # the saved preset loads back
+
+
+def test_headless_record_60_frames(tmp_path, capsys):
+    show = tiny_show(tmp_path, chain='["grade", "trails"]')
+    out = tmp_path / "x.mp4"
+    assert stage_main(["run", str(show), "--headless", "--frames", "60", "--record", str(out)]) == 0
+    cap = cv2.VideoCapture(str(out))
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    assert len(frames) == 60
+    assert frames[0].shape == (64, 96, 3)
+    assert max(np.abs(f.astype(int) - frames[0]).mean() for f in frames) > 1.0
+    events = out.with_suffix(".events.jsonl")
+    assert events.exists()
+
+
+def test_interrupt_still_finalizes_the_recording(tmp_path):
+    show = tiny_show(tmp_path)
+    out = tmp_path / "cut.mp4"
+    stage = open_stage(show, record=out)
+    calls = {"n": 0}
+
+    def poll():
+        calls["n"] += 1
+        if calls["n"] == 12:
+            raise KeyboardInterrupt
+        return []
+
+    stage.display.poll = poll
+    try:
+        summary = stage.run()
+    finally:
+        stage.close()
+    assert summary["recorded_frames"] == 11
+    cap = cv2.VideoCapture(str(out))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 11
+
+
+def test_check_reports_every_problem(tmp_path, capsys):
+    show = tiny_show(tmp_path, chain='["grade", "broken", "nothere"]',
+                     extra='bogus = 1\n[models.gone]\ncheckpoint = "gone.pt"\n')
+    shaders = tmp_path / "shaders"
+    shaders.mkdir()
+    real = Path(__file__).resolve().parents[2] / "shaders"
+    for f in real.iterdir():
+        (shaders / f.name).write_text(f.read_text())
+    (shaders / "broken.glsl").write_text(
+        '#version 330 core\nin vec2 v_uv;\nout vec4 f_color;\nvoid main() { f_color = vec3(1); }\n')
+    text = show.read_text().replace("[shaders]", '[shaders]\ndir = "shaders"')
+    text = text.replace("fade = 1.0", 'fade = 1.0\nparams = { "grade.saturation" = 9, "grade.nope" = 1 }')
+    show.write_text(text)
+    assert stage_main(["check", str(show)]) == 1
+    err = capsys.readouterr().err
+    assert "scenes[1].bogus" in err and "unknown key" in err
+    assert "models.gone.checkpoint" in err and "gone.pt: checkpoint file not found" in err
+    assert "broken.glsl" in err
+    assert "nothere" in err
+    assert "grade.saturation: expected a value in [0, 3], got 9" in err
+    assert "grade.nope: the shader declares no such parameter" in err
+
+
+def test_check_default_show_passes():
+    assert stage_main(["check"]) == 0
+
+
+def test_run_refuses_a_broken_show_with_reasons(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[output]\nfps = 0\n")
+    assert stage_main(["run", str(bad), "--headless", "--frames", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "output.fps (line 2)" in err and "scenes" in err
