@@ -1,8 +1,9 @@
 """Seed checkpoints: deterministic, untrained generators the default show can play at once.
 
-A real checkpoint file made on first run (same save/load path as any other), with batch-norm
-statistics calibrated on random z so the untrained network gives full-contrast textures.
-Trained checkpoints from `stage train` replace these.
+A real checkpoint file made on first run (same save/load path as any other). A DCGAN with
+its usual random init decodes every z to the same colour noise; here each upsampling layer is
+a smooth (bilinear) kernel times a random channel mix, and batch norm is calibrated on random
+z, so every z gives its own soft colour field. Trained checkpoints from `stage train` replace these.
 """
 
 from __future__ import annotations
@@ -46,14 +47,28 @@ def calibrate(G: Generator, seed: int = 0, batches: int = 4) -> Generator:
     return G
 
 
+def smooth_init(G: Generator, detail: float = 0.0) -> Generator:
+    """Each stride-2 transposed conv becomes a bilinear upsampling kernel times a random
+    channel-mixing matrix (plus a little per-tap noise, `detail`): low-frequency structure."""
+    k = torch.tensor([0.25, 0.75, 0.75, 0.25])
+    kernel = torch.outer(k, k)
+    convs = [m for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)][1:]
+    with torch.no_grad():
+        for m in convs:
+            c_in, c_out = m.weight.shape[:2]
+            mix = torch.randn(c_in, c_out) / c_in**0.5
+            m.weight.copy_(mix[:, :, None, None] * (kernel + detail * torch.randn(c_in, c_out, 4, 4)))
+    return G
+
+
 def make_seed_checkpoint(path: Path) -> Path:
     """Build the seed generator named by `path`'s file name and save it there."""
     config, seed = SEEDS[path.name]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        G = calibrate(Generator(config), seed)
+        G = calibrate(smooth_init(Generator(config)), seed)
     return save_checkpoint(path, "dcgan", config, {"G": G},
-                           train={"note": "seed checkpoint: untrained, batch-norm calibrated",
+                           train={"note": "seed checkpoint: untrained; smooth init, batch-norm calibrated",
                                   "seed": seed})
 
 

@@ -471,8 +471,12 @@ class Display:
                 fbo.color_attachments[0].release()
                 fbo.release()
         size = self._content[2:]
+        # 8-bit between passes (llvmpipe's fast path); 16-bit float where a pass feeds back
+        # into itself, or a decaying trail would get stuck at a faint 8-bit residue.
         self._targets = [
-            [self._framebuffer(size, "f2") for _ in range(2 if p.uses_previous else 1)]
+            [self._framebuffer(size, "f2") for _ in range(2)]
+            if p.uses_previous
+            else [self._framebuffer(size, "f1")]
             for p in self._programs[:-1]
         ]
         self._write = [0] * len(self._targets)

@@ -1,0 +1,235 @@
+"""Real-time benchmark: the stage's headless loop beside the plain single-threaded loop it replaces.
+
+For 64, 128 and 256 px DCGAN-sized generators (≈3.5 M parameters) it prints fps, frame time
+p50/p99 split into inference, upload and draw, and missed frames, with MediaPipe's face mesh
+running on a moving face photograph in both loops, and writes everything to JSON.
+
+    python bench/realtime.py [--seconds 6] [--output 640x360] [--out bench/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+WIDTHS = {  # DCGAN-sized generators, ≈3.5 M parameters each
+    64: (640, 320, 160, 80),
+    128: (512, 256, 128, 64, 32),
+    256: (512, 256, 128, 64, 32, 16),
+}
+
+
+def camera_frames():
+    """A synthetic performance: the astronaut photograph moved around, 640x480 like a webcam."""
+    import cv2
+    import skimage.data
+
+    face = cv2.resize(skimage.data.astronaut(), (480, 480))
+    canvas = np.zeros((480, 640, 3), np.uint8)
+    i = 0
+    while True:
+        dx = int(60 * np.sin(i / 20))
+        frame = canvas.copy()
+        frame[:, 80 + dx : 560 + dx] = face
+        i += 1
+        yield frame
+
+
+def make_face_mesh():
+    import mediapipe as mp
+
+    return mp.solutions.face_mesh.FaceMesh(static_image_mode=False, refine_landmarks=True,
+                                           max_num_faces=1)
+
+
+def percentiles(xs: list[float]) -> dict[str, float]:
+    if not xs:
+        return {"p50_ms": 0.0, "p99_ms": 0.0}
+    return {"p50_ms": round(float(np.percentile(xs, 50)) * 1000, 3),
+            "p99_ms": round(float(np.percentile(xs, 99)) * 1000, 3)}
+
+
+# ---------------------------------------------------------------------------- the plain loop
+
+
+def plain_loop(size: int, seconds: float, output: tuple[int, int]) -> dict:
+    """capture → face mesh → generator → texture → draw, one thread, library defaults (torch's
+    default thread count, OpenMP's default wait policy). Runs as fast as it can."""
+    import moderngl
+    import torch
+
+    from models.dcgan import DCGANConfig, Generator
+    from models.seed import calibrate, smooth_init
+
+    G = calibrate(smooth_init(Generator(DCGANConfig(widths=WIDTHS[size])))).eval()
+    ctx = moderngl.create_standalone_context(backend="egl")
+    prog = ctx.program(
+        vertex_shader="#version 330\nin vec2 p; out vec2 uv;"
+        "void main(){uv=p*0.5+0.5; gl_Position=vec4(p,0,1);}",
+        fragment_shader="#version 330\nuniform sampler2D t; in vec2 uv; out vec4 c;"
+        "void main(){c=texture(t, vec2(uv.x, 1.0-uv.y));}")
+    vbo = ctx.buffer(np.array([-1, -1, 3, -1, -1, 3], "f4").tobytes())
+    vao = ctx.vertex_array(prog, [(vbo, "2f", "p")])
+    tex = ctx.texture((size, size), 3)
+    tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
+    fbo = ctx.simple_framebuffer(output)
+    face = make_face_mesh()
+    frames = camera_frames()
+    parts: dict[str, list[float]] = {"face": [], "infer": [], "upload": [], "draw": [], "frame": []}
+    z = torch.randn(1, G.config.z_dim)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        while time.perf_counter() - start < seconds:
+            t0 = time.perf_counter()
+            face.process(next(frames))
+            t1 = time.perf_counter()
+            z = z + 0.01 * torch.randn_like(z)
+            img = ((G(z)[0] + 1) * 127.5).clamp(0, 255).byte().permute(1, 2, 0).numpy()
+            t2 = time.perf_counter()
+            tex.write(np.ascontiguousarray(img).tobytes())
+            t3 = time.perf_counter()
+            fbo.use()
+            tex.use(0)
+            vao.render(moderngl.TRIANGLES)
+            ctx.finish()
+            t4 = time.perf_counter()
+            for k, v in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0), strict=True):
+                parts[k].append(v)
+    n = len(parts["frame"])
+    return {"fps": round(n / (time.perf_counter() - start), 2), "frames": n,
+            "torch_threads": torch.get_num_threads(),
+            **{k: percentiles(v) for k, v in parts.items()},
+            "missed_pct_at_60fps": round(100 * sum(f > 1 / 60 for f in parts["frame"]) / max(n, 1), 2)}
+
+
+# ---------------------------------------------------------------------------- the stage's loop
+
+
+class FaceLoad(threading.Thread):
+    """What the show's face source will do: face mesh on the newest camera frame, 30 fps."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True, name="face")
+        self.stop = threading.Event()
+        self.times: list[float] = []
+
+    def run(self) -> None:
+        face = make_face_mesh()
+        frames = camera_frames()
+        next_at = time.perf_counter()
+        while not self.stop.is_set():
+            t0 = time.perf_counter()
+            face.process(next(frames))
+            self.times.append(time.perf_counter() - t0)
+            next_at += 1 / 30
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+
+
+def stage_loop(size: int, seconds: float, output: tuple[int, int], workdir: Path) -> dict:
+    from models.checkpoint import save_checkpoint
+    from models.dcgan import DCGANConfig, Generator
+    from models.seed import calibrate, smooth_init
+    from performer.loop import RunOptions, Stage
+    from performer.show import load_show
+
+    cfg = DCGANConfig(widths=WIDTHS[size])
+    ckpt = save_checkpoint(workdir / f"g{size}.pt", "dcgan", cfg,
+                           {"G": calibrate(smooth_init(Generator(cfg)))})
+    show = workdir / f"bench{size}.toml"
+    show.write_text(f"""
+[models.g]
+checkpoint = "{ckpt.name}"
+[output]
+width = {output[0]}
+height = {output[1]}
+fps = 60
+[shaders]
+chain = ["grade", "trails"]
+[shaders.params]
+"trails.decay" = 0.5
+"grade.saturation" = 1.2
+[[scenes]]
+seed = 1
+drift = {{ speed = 0.3, amplitude = 1.0 }}
+""")
+    face = FaceLoad()
+    face.start()
+    stage = Stage(load_show(show), RunOptions(headless=True, seconds=seconds))
+    try:
+        summary = stage.run()
+        infer = stage.engine.infer_times
+        return {**summary, "engine": stage.engine.warmup, "infer": percentiles(infer),
+                "face": {**percentiles(face.times), "fps": round(len(face.times) / seconds, 1)}}
+    finally:
+        face.stop.set()
+        stage.close()
+        face.join(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=6.0)
+    ap.add_argument("--output", default="640x360", help="output resolution WxH")
+    ap.add_argument("--sizes", default="64,128,256")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    ap.add_argument("--plain", type=int, help=argparse.SUPPRESS)  # child process: one plain run
+    args = ap.parse_args(argv)
+    output = tuple(int(v) for v in args.output.split("x"))
+    if args.plain:
+        print(json.dumps(plain_loop(args.plain, args.seconds, output)))
+        return 0
+
+    import moderngl
+    import torch
+
+    ctx = moderngl.create_standalone_context(backend="egl")
+    results: dict = {
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
+                    "torch": torch.__version__, "gl_renderer": ctx.info["GL_RENDERER"],
+                    "cuda": torch.cuda.is_available()},
+        "output": args.output, "seconds": args.seconds, "sizes": {},
+    }
+    ctx.release()
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (int(s) for s in args.sizes.split(",")):
+            # the plain loop in a clean process: no OMP_WAIT_POLICY, torch's default threads
+            env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "KMP_BLOCKTIME")}
+            child = subprocess.run([sys.executable, __file__, "--plain", str(size), "--seconds",
+                                    str(args.seconds), "--output", args.output],
+                                   capture_output=True, text=True, env=env, check=True)
+            plain = json.loads(child.stdout.strip().splitlines()[-1])
+            stage = stage_loop(size, args.seconds, output, Path(tmp))
+            results["sizes"][size] = {"stage": stage, "plain": plain,
+                                      "fresh_fps_ratio": round(
+                                          stage["fps"] * stage["fresh_pct"] / 100 / plain["fps"], 2)}
+            print(f"{size:4d} px | stage {stage['fps']:6.2f} fps, work p50 {stage['work_p50_ms']:.1f}"
+                  f" p99 {stage['work_p99_ms']:.1f} ms, interval p99 {stage['interval_p99_ms']:.1f}"
+                  f" ms, missed {stage['missed_pct']:.2f} %, new images {stage['fresh_pct']:.0f} %"
+                  f" | infer p50 {stage['infer']['p50_ms']:.1f} p99 {stage['infer']['p99_ms']:.1f}"
+                  f" ms, upload p99 {stage['upload_p99_ms']:.2f}, draw p99 {stage['draw_p99_ms']:.1f}"
+                  f" ms | face {stage['face']['fps']} fps"
+                  f" || plain {plain['fps']:6.2f} fps, frame p99 {plain['frame']['p99_ms']:.1f} ms"
+                  f" (infer p50 {plain['infer']['p50_ms']:.1f}, {plain['torch_threads']} thr)",
+                  flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "realtime.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
