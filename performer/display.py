@@ -536,11 +536,15 @@ class Display:
         fw, fh = self._screen_size
         if fw < 1 or fh < 1:  # minimised
             return
-        screen.use()
-        screen.clear(0.0, 0.0, 0.0, 1.0, viewport=(0, 0, fw, fh))
-        ctx.viewport = _fit((self.width, self.height), (fw, fh))
-        self._output.color_attachments[0].use(0)
-        self._blit_vao.render(moderngl.TRIANGLES, vertices=3)
+        if (fw, fh) == (self.width, self.height):  # a plain copy (software GL: far cheaper)
+            ctx.copy_framebuffer(screen, self._output)
+            screen.use()
+        else:  # letterbox the output into the window
+            screen.use()
+            screen.clear(0.0, 0.0, 0.0, 1.0, viewport=(0, 0, fw, fh))
+            ctx.viewport = _fit((self.width, self.height), (fw, fh))
+            self._output.color_attachments[0].use(0)
+            self._blit_vao.render(moderngl.TRIANGLES, vertices=3)
         if not hud:
             return
         if self._hud.update(hud):

@@ -81,6 +81,7 @@ class Engine:
         self._stop = False
         self._thread: threading.Thread | None = None
         self.error: str | None = None
+        self._apply_threads: int | None = None  # applied by the worker: OpenMP's count is per thread
         self.infer_times: list[float] = []
         self.warmup: dict[str, object] = {}
 
@@ -117,10 +118,19 @@ class Engine:
         set_threads(chosen)
         self.threads = chosen
         self.warmup = {"device": str(self.device), "threads": chosen,
+                       "candidates": sorted(timings, key=timings.get),
                        "ms_per_frame": {n: round(t * 1000, 2) for n, t in timings.items()}}
         log.info("engine on %s: %d thread(s), %.1f ms/frame (tried %s)", self.device, chosen,
                  timings[chosen] * 1000, self.warmup["ms_per_frame"])
         return self.warmup
+
+    def use_threads(self, n: int) -> None:
+        """Change torch's thread count for the worker's next decode (from any thread)."""
+        self.threads = n
+        if self._thread is None:
+            set_threads(n)
+        else:
+            self._apply_threads = n
 
     # -- the worker
     def start(self) -> None:
@@ -146,6 +156,9 @@ class Engine:
                     return
                 model, z, stamp = self._request
                 self._request = None
+            if self._apply_threads is not None:
+                set_threads(self._apply_threads)
+                self._apply_threads = None
             t0 = time.perf_counter()
             try:
                 image = self.generate(model, z)

@@ -89,6 +89,44 @@ class FrameStats:
         }
 
 
+class ThreadTuner:
+    """Picks torch's thread count under the show's real load (GL, face, camera all running):
+    each candidate gets a short slice of the show's first seconds; the winner misses the fewest
+    frames, then decodes the most new images per second. Frames are shown as usual meanwhile."""
+
+    def __init__(self, engine: Engine, candidates: list[int], slice_s: float = 0.75) -> None:
+        self.engine, self.candidates, self.slice_s = engine, list(candidates), slice_s
+        self.results: dict[int, tuple[int, float]] = {}
+        self.index = -1
+        self.started = 0.0
+        self.fresh0 = self.missed0 = 0
+
+    @property
+    def done(self) -> bool:
+        return self.index >= len(self.candidates)
+
+    def update(self, now: float, stats: FrameStats) -> None:
+        if self.done:
+            return
+        if self.index >= 0 and now - self.started < self.slice_s:
+            return
+        if self.index >= 0:
+            n = self.candidates[self.index]
+            self.results[n] = (stats.missed - self.missed0,
+                               (stats.fresh - self.fresh0) / (now - self.started))
+        self.index += 1
+        if self.done:
+            best = min(self.results, key=lambda n: (max(self.results[n][0], 1), -self.results[n][1]))
+            self.engine.use_threads(best)
+            self.engine.warmup["tuned"] = {n: {"missed": m, "images_per_s": round(r, 1)}
+                                           for n, (m, r) in self.results.items()}
+            self.engine.warmup["threads"] = best
+            log.info("engine threads under load: %d (%s)", best, self.engine.warmup["tuned"])
+            return
+        self.engine.use_threads(self.candidates[self.index])
+        self.started, self.fresh0, self.missed0 = now, stats.fresh, stats.missed
+
+
 class Stage:
     """One run of a show: owns the engine, display, recorder and event log."""
 
@@ -133,6 +171,7 @@ class Stage:
         self.stats = FrameStats(budget=1.0 / out.fps)
         self.hud_on = opts.rehearse
         self.message = ""
+        self.last_cue_t = 0.0
         self._hud: list[str] = []
         self._hud_at = -1.0
 
@@ -141,6 +180,8 @@ class Stage:
         """Apply a cue; False when it asks the show to end."""
         if self.events:
             self.events.log(t, "cue", action=cue.action, args=list(cue.args), source=cue.source)
+        if cue.action in ("next", "prev", "cue", "scene"):
+            self.last_cue_t = t
         try:
             if not self.controller.apply(cue):
                 if cue.action not in ("nudge",):
@@ -213,8 +254,12 @@ class Stage:
             limit_frames = max(1, round(opts.seconds * fps))
         engine, display = self.engine, self.display
         c = self.controller
+        tuner = None
         if not opts.offline:
             engine.start()
+            candidates = engine.warmup.get("candidates", [])
+            if opts.threads is None and len(candidates) > 1:
+                tuner = ThreadTuner(engine, candidates)
         image = engine.generate(c.model, c.latent.z())
         last_stamp = -1
         start = time.perf_counter()
@@ -231,6 +276,8 @@ class Stage:
                 else:
                     dt, t = (top - start - t if frame else 0.0), top - start
                 cues = self.keyboard.events(display.poll()) + self.keyboard.frame(dt)
+                if self.show.follow and t - self.last_cue_t >= self.show.follow:
+                    cues.append(Cue("next", (), "follow"))
                 if display.should_close() or not all(self.apply(q, t) for q in cues):
                     break
                 z = c.step(dt)
@@ -257,6 +304,8 @@ class Stage:
                                timings.get("upload", 0.0), timings.get("draw", 0.0), infer)
                 prev_present = now
                 frame += 1
+                if tuner is not None and frame > 10:
+                    tuner.update(now, self.stats)
                 if not opts.offline:
                     deadline += budget
                     if deadline < now - budget:  # fell behind: do not try to catch up in a burst

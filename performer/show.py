@@ -85,6 +85,7 @@ class Show:
     scenes: tuple[Scene, ...]
     cues: tuple[int, ...]  # indices into scenes, in performance order
     rehearsal: Rehearsal
+    follow: float = 0.0  # seconds after a cue to go to the next by itself; 0 = wait for a cue
 
     def model(self, name: str) -> ModelSpec:
         return next(m for m in self.models if m.name == name)
@@ -290,7 +291,8 @@ def show_from_dict(data: dict[str, Any], path: Path, text: str = "",
         r.problem(f"scenes[{names.index(n, names.index(n) + 1)}].name", f"duplicate scene name {n!r}")
 
     cue_table = r.table(data.get("cues", {}), "cues")
-    r.unknown(cue_table, "cues", {"order"})
+    r.unknown(cue_table, "cues", {"order", "follow"})
+    follow = r.get(cue_table, "cues", "follow", "number", 0.0, lo=0, hi=86400)
     order = cue_table.get("order", list(range(len(scenes))))
     cues: list[int] = []
     if not isinstance(order, list):
@@ -326,7 +328,7 @@ def show_from_dict(data: dict[str, Any], path: Path, text: str = "",
             raise
         collect += [f"{e.path.name}: {p}" for p in e.problems]
     return Show(path, title, tuple(models), output, shader_dir, tuple(chain), params,
-                tuple(scenes), tuple(cues), rehearsal)
+                tuple(scenes), tuple(cues), rehearsal, follow)
 
 
 def _scene(r: _Reader, sc: Any, i: int, model_names: list[str]) -> Scene:

@@ -7,14 +7,15 @@ float luminance(vec3 c) {
     return dot(c, LUMA);
 }
 
-// The texel under uv, exactly: sample at its centre (works with a LINEAR-filtered texture).
+// The texel under uv, exactly.
 vec4 sample_nearest(sampler2D tex, vec2 uv, vec2 size) {
-    vec2 texel = min(floor(uv * size), size - 1.0);
-    return texture(tex, (texel + 0.5) / size);
+    return texelFetch(tex, ivec2(clamp(uv * size, vec2(0.0), size - 1.0)), 0);
 }
 
-// Catmull-Rom bicubic in 9 bilinear taps (needs a LINEAR-filtered, clamp-to-edge texture).
-// After M. Pettineo, "Bicubic filtering in fewer taps". May overshoot [0, 1]: clamp after.
+// Catmull-Rom bicubic in 5 bilinear taps (needs a LINEAR-filtered, clamp-to-edge texture):
+// the 9-tap form of M. Pettineo's "Bicubic filtering in fewer taps" without its 4 corner
+// taps, whose weights are tiny (J. Jimenez, "Filmic SMAA"). Software GL pays for every tap.
+// May overshoot [0, 1]: clamp after.
 vec4 sample_catmull_rom(sampler2D tex, vec2 uv, vec2 size) {
     vec2 pos = uv * size;
     vec2 p1 = floor(pos - 0.5) + 0.5;
@@ -27,17 +28,17 @@ vec4 sample_catmull_rom(sampler2D tex, vec2 uv, vec2 size) {
     vec2 t0 = (p1 - 1.0) / size;
     vec2 t3 = (p1 + 2.0) / size;
     vec2 t12 = (p1 + w2 / w12) / size;
-    vec4 c = vec4(0.0);
-    c += texture(tex, vec2(t0.x, t0.y)) * w0.x * w0.y;
-    c += texture(tex, vec2(t12.x, t0.y)) * w12.x * w0.y;
-    c += texture(tex, vec2(t3.x, t0.y)) * w3.x * w0.y;
-    c += texture(tex, vec2(t0.x, t12.y)) * w0.x * w12.y;
-    c += texture(tex, vec2(t12.x, t12.y)) * w12.x * w12.y;
-    c += texture(tex, vec2(t3.x, t12.y)) * w3.x * w12.y;
-    c += texture(tex, vec2(t0.x, t3.y)) * w0.x * w3.y;
-    c += texture(tex, vec2(t12.x, t3.y)) * w12.x * w3.y;
-    c += texture(tex, vec2(t3.x, t3.y)) * w3.x * w3.y;
-    return c;
+    float a = w12.x * w0.y;
+    float b = w0.x * w12.y;
+    float c = w12.x * w12.y;
+    float d = w3.x * w12.y;
+    float e = w12.x * w3.y;
+    vec4 sum = texture(tex, vec2(t12.x, t0.y)) * a
+             + texture(tex, vec2(t0.x, t12.y)) * b
+             + texture(tex, t12) * c
+             + texture(tex, vec2(t3.x, t12.y)) * d
+             + texture(tex, vec2(t12.x, t3.y)) * e;
+    return sum / (a + b + c + d + e);
 }
 
 // Rotate a colour's hue by `degrees` about the grey axis (greys stay put).

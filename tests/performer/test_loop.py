@@ -200,3 +200,14 @@ def test_run_refuses_a_broken_show_with_reasons(tmp_path, capsys):
     assert stage_main(["run", str(bad), "--headless", "--frames", "1"]) == 1
     err = capsys.readouterr().err
     assert "output.fps (line 2)" in err and "scenes" in err
+
+
+def test_follow_moves_on_by_itself(tmp_path):
+    show = tiny_show(tmp_path, extra="[cues]\nfollow = 0.5\n")
+    stage = open_stage(show)
+    try:
+        stage.opts.frames = 20  # 0.67 s at 30 fps
+        stage.run()
+        assert stage.controller.scene.name == "rest"
+    finally:
+        stage.close()
