@@ -51,15 +51,18 @@ def camera_frames():
 def make_face_mesh():
     import mediapipe as mp
 
-    return mp.solutions.face_mesh.FaceMesh(static_image_mode=False, refine_landmarks=True,
-                                           max_num_faces=1)
+    return mp.solutions.face_mesh.FaceMesh(
+        static_image_mode=False, refine_landmarks=True, max_num_faces=1
+    )
 
 
 def percentiles(xs: list[float]) -> dict[str, float]:
     if not xs:
         return {"p50_ms": 0.0, "p99_ms": 0.0}
-    return {"p50_ms": round(float(np.percentile(xs, 50)) * 1000, 3),
-            "p99_ms": round(float(np.percentile(xs, 99)) * 1000, 3)}
+    return {
+        "p50_ms": round(float(np.percentile(xs, 50)) * 1000, 3),
+        "p99_ms": round(float(np.percentile(xs, 99)) * 1000, 3),
+    }
 
 
 # ---------------------------------------------------------------------------- the plain loop
@@ -80,7 +83,8 @@ def plain_loop(size: int, seconds: float, output: tuple[int, int]) -> dict:
         vertex_shader="#version 330\nin vec2 p; out vec2 uv;"
         "void main(){uv=p*0.5+0.5; gl_Position=vec4(p,0,1);}",
         fragment_shader="#version 330\nuniform sampler2D t; in vec2 uv; out vec4 c;"
-        "void main(){c=texture(t, vec2(uv.x, 1.0-uv.y));}")
+        "void main(){c=texture(t, vec2(uv.x, 1.0-uv.y));}",
+    )
     vbo = ctx.buffer(np.array([-1, -1, 3, -1, -1, 3], "f4").tobytes())
     vao = ctx.vertex_array(prog, [(vbo, "2f", "p")])
     tex = ctx.texture((size, size), 3)
@@ -109,10 +113,13 @@ def plain_loop(size: int, seconds: float, output: tuple[int, int]) -> dict:
             for k, v in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t4 - t0), strict=True):
                 parts[k].append(v)
     n = len(parts["frame"])
-    return {"fps": round(n / (time.perf_counter() - start), 2), "frames": n,
-            "torch_threads": torch.get_num_threads(),
-            **{k: percentiles(v) for k, v in parts.items()},
-            "missed_pct_at_60fps": round(100 * sum(f > 1 / 60 for f in parts["frame"]) / max(n, 1), 2)}
+    return {
+        "fps": round(n / (time.perf_counter() - start), 2),
+        "frames": n,
+        "torch_threads": torch.get_num_threads(),
+        **{k: percentiles(v) for k, v in parts.items()},
+        "missed_pct_at_60fps": round(100 * sum(f > 1 / 60 for f in parts["frame"]) / max(n, 1), 2),
+    }
 
 
 # ---------------------------------------------------------------------------- the stage's loop
@@ -146,8 +153,9 @@ def stage_loop(size: int, seconds: float, output: tuple[int, int], workdir: Path
     from performer.show import load_show
 
     cfg = DCGANConfig(widths=WIDTHS[size])
-    ckpt = save_checkpoint(workdir / f"g{size}.pt", "dcgan", cfg,
-                           {"G": calibrate(smooth_init(Generator(cfg)))})
+    ckpt = save_checkpoint(
+        workdir / f"g{size}.pt", "dcgan", cfg, {"G": calibrate(smooth_init(Generator(cfg)))}
+    )
     show = workdir / f"bench{size}.toml"
     show.write_text(f"""
 [models.g]
@@ -171,8 +179,12 @@ drift = {{ speed = 0.3, amplitude = 1.0 }}
     try:
         summary = stage.run()
         infer = stage.engine.infer_times
-        return {**summary, "engine": stage.engine.warmup, "infer": percentiles(infer),
-                "face": {**percentiles(face.times), "fps": round(len(face.times) / seconds, 1)}}
+        return {
+            **summary,
+            "engine": stage.engine.warmup,
+            "infer": percentiles(infer),
+            "face": {**percentiles(face.times), "fps": round(len(face.times) / seconds, 1)},
+        }
     finally:
         face.stop.set()
         stage.close()
@@ -197,33 +209,58 @@ def main(argv: list[str] | None = None) -> int:
 
     ctx = moderngl.create_standalone_context(backend="egl")
     results: dict = {
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                    "torch": torch.__version__, "gl_renderer": ctx.info["GL_RENDERER"],
-                    "cuda": torch.cuda.is_available()},
-        "output": args.output, "seconds": args.seconds, "sizes": {},
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "gl_renderer": ctx.info["GL_RENDERER"],
+            "cuda": torch.cuda.is_available(),
+        },
+        "output": args.output,
+        "seconds": args.seconds,
+        "sizes": {},
     }
     ctx.release()
     with tempfile.TemporaryDirectory() as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
             # the plain loop in a clean process: no OMP_WAIT_POLICY, torch's default threads
-            env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "KMP_BLOCKTIME")}
-            child = subprocess.run([sys.executable, __file__, "--plain", str(size), "--seconds",
-                                    str(args.seconds), "--output", args.output],
-                                   capture_output=True, text=True, env=env, check=True)
+            env = {
+                k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "KMP_BLOCKTIME")
+            }
+            child = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--plain",
+                    str(size),
+                    "--seconds",
+                    str(args.seconds),
+                    "--output",
+                    args.output,
+                ],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=True,
+            )
             plain = json.loads(child.stdout.strip().splitlines()[-1])
             stage = stage_loop(size, args.seconds, output, Path(tmp))
-            results["sizes"][size] = {"stage": stage, "plain": plain,
-                                      "fresh_fps_ratio": round(
-                                          stage["fps"] * stage["fresh_pct"] / 100 / plain["fps"], 2)}
-            print(f"{size:4d} px | stage {stage['fps']:6.2f} fps, work p50 {stage['work_p50_ms']:.1f}"
-                  f" p99 {stage['work_p99_ms']:.1f} ms, interval p99 {stage['interval_p99_ms']:.1f}"
-                  f" ms, missed {stage['missed_pct']:.2f} %, new images {stage['fresh_pct']:.0f} %"
-                  f" | infer p50 {stage['infer']['p50_ms']:.1f} p99 {stage['infer']['p99_ms']:.1f}"
-                  f" ms, upload p99 {stage['upload_p99_ms']:.2f}, draw p99 {stage['draw_p99_ms']:.1f}"
-                  f" ms | face {stage['face']['fps']} fps"
-                  f" || plain {plain['fps']:6.2f} fps, frame p99 {plain['frame']['p99_ms']:.1f} ms"
-                  f" (infer p50 {plain['infer']['p50_ms']:.1f}, {plain['torch_threads']} thr)",
-                  flush=True)
+            results["sizes"][size] = {
+                "stage": stage,
+                "plain": plain,
+                "fresh_fps_ratio": round(stage["fps"] * stage["fresh_pct"] / 100 / plain["fps"], 2),
+            }
+            print(
+                f"{size:4d} px | stage {stage['fps']:6.2f} fps, work p50 {stage['work_p50_ms']:.1f}"
+                f" p99 {stage['work_p99_ms']:.1f} ms, interval p99 {stage['interval_p99_ms']:.1f}"
+                f" ms, missed {stage['missed_pct']:.2f} %, new images {stage['fresh_pct']:.0f} %"
+                f" | infer p50 {stage['infer']['p50_ms']:.1f} p99 {stage['infer']['p99_ms']:.1f}"
+                f" ms, upload p99 {stage['upload_p99_ms']:.2f}, draw p99 {stage['draw_p99_ms']:.1f}"
+                f" ms | face {stage['face']['fps']} fps"
+                f" || plain {plain['fps']:6.2f} fps, frame p99 {plain['frame']['p99_ms']:.1f} ms"
+                f" (infer p50 {plain['infer']['p50_ms']:.1f}, {plain['torch_threads']} thr)",
+                flush=True,
+            )
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "realtime.json"
     path.write_text(json.dumps(results, indent=2))

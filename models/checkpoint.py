@@ -56,7 +56,10 @@ def save_checkpoint(
     """Write a checkpoint atomically: a crash mid-write leaves the previous file intact."""
     kind_of(kind)
     state = {
-        name: {k: v.detach().cpu() for k, v in (p.state_dict() if isinstance(p, nn.Module) else p).items()}
+        name: {
+            k: v.detach().cpu()
+            for k, v in (p.state_dict() if isinstance(p, nn.Module) else p).items()
+        }
         for name, p in parts.items()
     }
     payload: dict[str, Any] = {
@@ -96,7 +99,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(f"{path}: checkpoint file not found")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises RuntimeError, EOFError, UnpicklingError, zipfile errors...
+    except (
+        Exception
+    ) as e:  # torch raises RuntimeError, EOFError, UnpicklingError, zipfile errors...
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(
             f"{path}: not a readable checkpoint (truncated, corrupt or not a torch file): {first}"
@@ -106,7 +111,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"{path}: a torch file, but not a latent-stage checkpoint (no 'format'/'kind' keys)"
         )
     if data["format"] != FORMAT:
-        raise CheckpointError(f"{path}: checkpoint format {data['format']!r}; this stage reads {FORMAT}")
+        raise CheckpointError(
+            f"{path}: checkpoint format {data['format']!r}; this stage reads {FORMAT}"
+        )
     for key, typ in (("config", dict), ("state", dict)):
         if not isinstance(data.get(key), typ):
             raise CheckpointError(f"{path}: checkpoint has no {key!r} dict")

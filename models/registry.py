@@ -24,7 +24,9 @@ class ModelKind:
 
 
 KINDS: dict[str, ModelKind] = {
-    "dcgan": ModelKind("dcgan", dcgan.DCGANConfig, {"G": dcgan.Generator, "D": dcgan.Discriminator}),
+    "dcgan": ModelKind(
+        "dcgan", dcgan.DCGANConfig, {"G": dcgan.Generator, "D": dcgan.Discriminator}
+    ),
 }
 
 
@@ -37,7 +39,9 @@ def kind_of(name: str) -> ModelKind:
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     """A Config dataclass as plain primitives (tuples become lists), ready for a checkpoint."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+    return {
+        k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()
+    }
 
 
 def config_from_dict(kind: str, data: dict[str, Any]) -> Any:

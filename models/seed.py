@@ -57,7 +57,9 @@ def smooth_init(G: Generator, detail: float = 0.0) -> Generator:
         for m in convs:
             c_in, c_out = m.weight.shape[:2]
             mix = torch.randn(c_in, c_out) / c_in**0.5
-            m.weight.copy_(mix[:, :, None, None] * (kernel + detail * torch.randn(c_in, c_out, 4, 4)))
+            m.weight.copy_(
+                mix[:, :, None, None] * (kernel + detail * torch.randn(c_in, c_out, 4, 4))
+            )
     return G
 
 
@@ -67,9 +69,16 @@ def make_seed_checkpoint(path: Path) -> Path:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         G = calibrate(smooth_init(Generator(config)), seed)
-    return save_checkpoint(path, "dcgan", config, {"G": G},
-                           train={"note": "seed checkpoint: untrained; smooth init, batch-norm calibrated",
-                                  "seed": seed})
+    return save_checkpoint(
+        path,
+        "dcgan",
+        config,
+        {"G": G},
+        train={
+            "note": "seed checkpoint: untrained; smooth init, batch-norm calibrated",
+            "seed": seed,
+        },
+    )
 
 
 if __name__ == "__main__":

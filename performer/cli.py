@@ -25,16 +25,31 @@ with no screen (no $DISPLAY) `stage run` renders headless to a video file instea
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("show", nargs="?", type=Path, default=DEFAULT_SHOW,
-                   help="show file (default: the project's show.toml)")
-    p.add_argument("--headless", action="store_true",
-                   help="render offscreen (EGL), no window; works with no GPU and no display")
+    p.add_argument(
+        "show",
+        nargs="?",
+        type=Path,
+        default=DEFAULT_SHOW,
+        help="show file (default: the project's show.toml)",
+    )
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        help="render offscreen (EGL), no window; works with no GPU and no display",
+    )
     p.add_argument("--seconds", type=float, help="stop after this many seconds of show time")
     p.add_argument("--frames", type=int, help="stop after this many frames")
-    p.add_argument("--record", type=Path, metavar="OUT.mp4",
-                   help="write the output to a video (and its cues to OUT.events.jsonl)")
-    p.add_argument("--offline", action="store_true",
-                   help="fixed time step, one decode per frame, no pacing: an exact render")
+    p.add_argument(
+        "--record",
+        type=Path,
+        metavar="OUT.mp4",
+        help="write the output to a video (and its cues to OUT.events.jsonl)",
+    )
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="fixed time step, one decode per frame, no pacing: an exact render",
+    )
     p.add_argument("--size", metavar="WxH", help="override the show's output resolution")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--threads", type=int, help="torch threads (default: measured at warm-up)")
@@ -46,12 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="stage", description=__doc__.split("\n\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="play a show", epilog=RUN_EPILOG,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = sub.add_parser(
+        "run",
+        help="play a show",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _run_args(run)
-    reh = sub.add_parser("rehearse", help="play a show with the HUD and rehearsal keys",
-                         epilog=KEY_HELP + "\n\n" + RUN_EPILOG,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    reh = sub.add_parser(
+        "rehearse",
+        help="play a show with the HUD and rehearsal keys",
+        epilog=KEY_HELP + "\n\n" + RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _run_args(reh)
     chk = sub.add_parser("check", help="validate a show; open its checkpoints and shaders")
     chk.add_argument("show", nargs="?", type=Path, default=DEFAULT_SHOW)
@@ -64,8 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(name)s %(levelname)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
     if args.command == "check":
         return check(args.show)
     if args.command == "bench":
@@ -83,12 +108,21 @@ def run(args: argparse.Namespace, rehearse: bool) -> int:
     try:
         show = load_show(args.show)
     except ShowError as e:
-        print(f"stage: the show file has problems (`stage check {args.show}` lists them):\n{e}",
-              file=sys.stderr)
+        print(
+            f"stage: the show file has problems (`stage check {args.show}` lists them):\n{e}",
+            file=sys.stderr,
+        )
         return 1
-    opts = RunOptions(headless=args.headless, seconds=args.seconds, frames=args.frames,
-                      record=args.record, offline=args.offline, rehearse=rehearse,
-                      device=args.device, threads=args.threads)
+    opts = RunOptions(
+        headless=args.headless,
+        seconds=args.seconds,
+        frames=args.frames,
+        record=args.record,
+        offline=args.offline,
+        rehearse=rehearse,
+        device=args.device,
+        threads=args.threads,
+    )
     if args.size:
         try:
             opts.width, opts.height = (int(v) for v in args.size.lower().split("x"))
@@ -101,8 +135,11 @@ def run(args: argparse.Namespace, rehearse: bool) -> int:
             opts.seconds = 10.0
         if opts.record is None:
             opts.record = Path("out") / f"{show.path.stem}.mp4"
-        log.warning("no screen ($DISPLAY is not set): rendering headless for %s to %s",
-                    f"{opts.seconds:g} s" if opts.seconds else f"{opts.frames} frames", opts.record)
+        log.warning(
+            "no screen ($DISPLAY is not set): rendering headless for %s to %s",
+            f"{opts.seconds:g} s" if opts.seconds else f"{opts.frames} frames",
+            opts.record,
+        )
     if opts.record:
         opts.record.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -130,8 +167,10 @@ def check(path: Path) -> int:
             print(f"{show.path}: {p}", file=sys.stderr)
         print(f"stage check: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print(f"{show.path}: ok — {len(show.models)} model(s), {len(show.scenes)} scene(s), "
-          f"{len(show.cues)} cue(s), shaders {' → '.join(('upscale', *show.chain, 'present'))}")
+    print(
+        f"{show.path}: ok — {len(show.models)} model(s), {len(show.scenes)} scene(s), "
+        f"{len(show.cues)} cue(s), shaders {' → '.join(('upscale', *show.chain, 'present'))}"
+    )
     return 0
 
 
@@ -149,15 +188,19 @@ def check_resources(show: Show) -> list[str]:
             problems.append(f"models.{m.name}.checkpoint: {e}")
     for i, sc in enumerate(show.scenes):
         if sc.z is not None and sc.model in dims and len(sc.z) != dims[sc.model]:
-            problems.append(f"scenes[{i}].z: model {sc.model!r} has a {dims[sc.model]}-d latent,"
-                            f" the vector has {len(sc.z)} values")
+            problems.append(
+                f"scenes[{i}].z: model {sc.model!r} has a {dims[sc.model]}-d latent,"
+                f" the vector has {len(sc.z)} values"
+            )
     specs = {}
     for name in ("upscale", *show.chain, "present"):
         try:
             error = check_shader(name, show.shader_dir)
             if error:
                 problems.append(f"shaders: {error}")
-            specs.update({f"{name}.{k}": v for k, v in shader_params(name, show.shader_dir).items()})
+            specs.update(
+                {f"{name}.{k}": v for k, v in shader_params(name, show.shader_dir).items()}
+            )
         except (ShaderError, OSError) as e:
             problems.append(f"shaders: {name}: {e}")
     sources = [("shaders.params", show.params)]
@@ -171,8 +214,10 @@ def check_resources(show: Show) -> list[str]:
                 else:
                     problems.append(f"{where}.{key}: {key.split('.')[0]!r} is not in shaders.chain")
             elif not spec.min <= value <= spec.max:
-                problems.append(f"{where}.{key}: expected a value in [{spec.min:g}, {spec.max:g}],"
-                                f" got {value:g}")
+                problems.append(
+                    f"{where}.{key}: expected a value in [{spec.min:g}, {spec.max:g}],"
+                    f" got {value:g}"
+                )
     return problems
 
 

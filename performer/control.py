@@ -59,8 +59,10 @@ class Controller:
         self._params_from: dict[str, float] = {}
         for model, dim in self.z_dims.items():
             if model not in self.directions:
-                self.directions = {**self.directions,
-                                   model: orthonormal_directions(dim, self.show.rehearsal.directions)}
+                self.directions = {
+                    **self.directions,
+                    model: orthonormal_directions(dim, self.show.rehearsal.directions),
+                }
 
     @property
     def scene(self) -> Scene:
@@ -72,7 +74,9 @@ class Controller:
 
     def target_for(self, scene: Scene) -> Target:
         dim = self.z_dims[scene.model]
-        anchor = np.asarray(scene.z, np.float32) if scene.z is not None else seed_vector(scene.seed, dim)
+        anchor = (
+            np.asarray(scene.z, np.float32) if scene.z is not None else seed_vector(scene.seed, dim)
+        )
         if anchor.shape[0] != dim:  # a vector for another model: pad or cut, never crash a show
             anchor = np.resize(anchor, dim).astype(np.float32)
         seed = scene.seed if scene.seed is not None else self.scene_index

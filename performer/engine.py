@@ -6,6 +6,7 @@ finished image; a slow frame never blocks the window. Errors come back as values
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -54,17 +55,17 @@ def pick_device(name: str = "auto") -> torch.device:
 def set_threads(n: int) -> None:
     """The engine owns torch's share of the process's cores."""
     torch.set_num_threads(max(1, n))
-    try:
+    # only settable before the first parallel work; after that it stays as first set
+    with contextlib.suppress(RuntimeError):
         torch.set_num_interop_threads(1)
-    except RuntimeError:
-        pass  # only settable before the first parallel work; it was set then
 
 
 class Engine:
     """Decodes latents with one or more generators on a worker thread."""
 
-    def __init__(self, models: Mapping[str, Loaded], device: str = "auto",
-                 threads: int | None = None) -> None:
+    def __init__(
+        self, models: Mapping[str, Loaded], device: str = "auto", threads: int | None = None
+    ) -> None:
         self.device = pick_device(device)
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
         self.threads = threads
@@ -81,7 +82,9 @@ class Engine:
         self._stop = False
         self._thread: threading.Thread | None = None
         self.error: str | None = None
-        self._apply_threads: int | None = None  # applied by the worker: OpenMP's count is per thread
+        self._apply_threads: int | None = (
+            None  # applied by the worker: OpenMP's count is per thread
+        )
         self.infer_times: list[float] = []
         self.warmup: dict[str, object] = {}
 
@@ -117,11 +120,19 @@ class Engine:
         chosen = min(n for n, t in timings.items() if t <= best * 1.1)
         set_threads(chosen)
         self.threads = chosen
-        self.warmup = {"device": str(self.device), "threads": chosen,
-                       "candidates": sorted(timings, key=timings.get),
-                       "ms_per_frame": {n: round(t * 1000, 2) for n, t in timings.items()}}
-        log.info("engine on %s: %d thread(s), %.1f ms/frame (tried %s)", self.device, chosen,
-                 timings[chosen] * 1000, self.warmup["ms_per_frame"])
+        self.warmup = {
+            "device": str(self.device),
+            "threads": chosen,
+            "candidates": sorted(timings, key=timings.get),
+            "ms_per_frame": {n: round(t * 1000, 2) for n, t in timings.items()},
+        }
+        log.info(
+            "engine on %s: %d thread(s), %.1f ms/frame (tried %s)",
+            self.device,
+            chosen,
+            timings[chosen] * 1000,
+            self.warmup["ms_per_frame"],
+        )
         return self.warmup
 
     def use_threads(self, n: int) -> None:

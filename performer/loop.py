@@ -56,8 +56,9 @@ class FrameStats:
     missed: int = 0
     recent: deque = field(default_factory=lambda: deque(maxlen=120))
 
-    def add(self, work: float, interval: float | None, upload: float, draw: float,
-            infer: float) -> None:
+    def add(
+        self, work: float, interval: float | None, upload: float, draw: float, infer: float
+    ) -> None:
         self.work.append(work)
         self.upload.append(upload)
         self.draw.append(draw)
@@ -77,11 +78,16 @@ class FrameStats:
         return {
             "frames": n,
             "fps": round(len(self.interval) / span, 2) if span > 0 else 0.0,
-            "work_p50_ms": pct(self.work, 50), "work_p99_ms": pct(self.work, 99),
-            "interval_p50_ms": pct(self.interval, 50), "interval_p99_ms": pct(self.interval, 99),
-            "upload_p50_ms": pct(self.upload, 50), "upload_p99_ms": pct(self.upload, 99),
-            "draw_p50_ms": pct(self.draw, 50), "draw_p99_ms": pct(self.draw, 99),
-            "infer_wait_p50_ms": pct(self.infer, 50), "infer_wait_p99_ms": pct(self.infer, 99),
+            "work_p50_ms": pct(self.work, 50),
+            "work_p99_ms": pct(self.work, 99),
+            "interval_p50_ms": pct(self.interval, 50),
+            "interval_p99_ms": pct(self.interval, 99),
+            "upload_p50_ms": pct(self.upload, 50),
+            "upload_p99_ms": pct(self.upload, 99),
+            "draw_p50_ms": pct(self.draw, 50),
+            "draw_p99_ms": pct(self.draw, 99),
+            "infer_wait_p50_ms": pct(self.infer, 50),
+            "infer_wait_p99_ms": pct(self.infer, 99),
             "missed": self.missed,
             "missed_pct": round(100 * self.missed / max(n + self.missed, 1), 3),
             "over_75pct_budget": sum(w > 0.75 * self.budget for w in self.work),
@@ -112,14 +118,19 @@ class ThreadTuner:
             return
         if self.index >= 0:
             n = self.candidates[self.index]
-            self.results[n] = (stats.missed - self.missed0,
-                               (stats.fresh - self.fresh0) / (now - self.started))
+            self.results[n] = (
+                stats.missed - self.missed0,
+                (stats.fresh - self.fresh0) / (now - self.started),
+            )
         self.index += 1
         if self.done:
-            best = min(self.results, key=lambda n: (max(self.results[n][0], 1), -self.results[n][1]))
+            best = min(
+                self.results, key=lambda n: (max(self.results[n][0], 1), -self.results[n][1])
+            )
             self.engine.use_threads(best)
-            self.engine.warmup["tuned"] = {n: {"missed": m, "images_per_s": round(r, 1)}
-                                           for n, (m, r) in self.results.items()}
+            self.engine.warmup["tuned"] = {
+                n: {"missed": m, "images_per_s": round(r, 1)} for n, (m, r) in self.results.items()
+            }
             self.engine.warmup["threads"] = best
             log.info("engine threads under load: %d (%s)", best, self.engine.warmup["tuned"])
             return
@@ -160,11 +171,17 @@ class Stage:
         self.keyboard = Keyboard(show.rehearsal.nudge, show.rehearsal.directions)
         out = show.output
         self.size = (opts.width or out.width, opts.height or out.height)
-        self.display = Display(width=self.size[0], height=self.size[1], chain=show.chain,
-                               shader_dir=show.shader_dir, headless=opts.headless,
-                               title=f"latent-stage — {show.title}",
-                               fullscreen=out.mode == "fullscreen", monitor=out.monitor,
-                               vsync=out.vsync)
+        self.display = Display(
+            width=self.size[0],
+            height=self.size[1],
+            chain=show.chain,
+            shader_dir=show.shader_dir,
+            headless=opts.headless,
+            title=f"latent-stage — {show.title}",
+            fullscreen=out.mode == "fullscreen",
+            monitor=out.monitor,
+            vsync=out.vsync,
+        )
         if opts.record:
             self.recorder = Recorder(opts.record, out.fps, self.size)
             self.events = EventLog(opts.record.with_suffix(".events.jsonl"))
@@ -212,9 +229,15 @@ class Stage:
         n = 1
         while f"preset {n}" in taken:
             n += 1
-        scene = Scene(name=f"preset {n}", model=c.model, z=tuple(float(v) for v in c.latent.z()),
-                      seed=None, drift=c.scene.drift, fade=c.scene.fade,
-                      params=dict(c.scene.params))
+        scene = Scene(
+            name=f"preset {n}",
+            model=c.model,
+            z=tuple(float(v) for v in c.latent.z()),
+            seed=None,
+            drift=c.scene.drift,
+            fade=c.scene.fade,
+            params=dict(c.scene.params),
+        )
         save_preset(self.show.rehearsal.presets, scene)
         self.show = dataclasses.replace(self.show, scenes=self.show.scenes + (scene,))
         c.show = self.show
@@ -236,7 +259,8 @@ class Stage:
                 f"{self.show.title}",
                 f"{fps:5.1f} fps  frame {p50:4.1f} / p99 {p99:4.1f} ms  missed {st.missed}",
                 f"cue {c.cue_index + 1}/{len(self.show.cues)}  scene {c.scene_index + 1} "
-                f"'{scene.name}'  model {scene.model}" + ("  [drift frozen]" if c.latent.frozen else ""),
+                f"'{scene.name}'  model {scene.model}"
+                + ("  [drift frozen]" if c.latent.frozen else ""),
                 f"engine {self.engine.device} x{self.engine.threads}"
                 + (f"  ERROR {self.engine.error}" if self.engine.error else ""),
                 self.message,
@@ -300,8 +324,13 @@ class Stage:
                     self.recorder.write(display.read_pixels())
                 display.present()
                 now = time.perf_counter()
-                self.stats.add(now - top, None if prev_present is None else now - prev_present,
-                               timings.get("upload", 0.0), timings.get("draw", 0.0), infer)
+                self.stats.add(
+                    now - top,
+                    None if prev_present is None else now - prev_present,
+                    timings.get("upload", 0.0),
+                    timings.get("draw", 0.0),
+                    infer,
+                )
                 prev_present = now
                 frame += 1
                 if tuner is not None and frame > 10:
@@ -334,6 +363,7 @@ class Stage:
 def _raise_on_sigterm():
     def handler(signum, frame):
         raise KeyboardInterrupt
+
     try:
         return signal.signal(signal.SIGTERM, handler)
     except ValueError:  # not the main thread

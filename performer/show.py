@@ -155,8 +155,18 @@ class _Reader:
                 full = f"{path}.{key}" if path else key
                 self.problem(full, f"unknown key; expected one of: {', '.join(sorted(known))}")
 
-    def get(self, data: Mapping[str, Any], path: str, key: str, kind: str, default: Any = _MISSING,
-            *, lo: float | None = None, hi: float | None = None, choices: tuple[str, ...] = ()) -> Any:
+    def get(
+        self,
+        data: Mapping[str, Any],
+        path: str,
+        key: str,
+        kind: str,
+        default: Any = _MISSING,
+        *,
+        lo: float | None = None,
+        hi: float | None = None,
+        choices: tuple[str, ...] = (),
+    ) -> Any:
         full = f"{path}.{key}" if path else key
         if key not in data:
             if default is _MISSING:
@@ -186,7 +196,9 @@ class _Reader:
         out: dict[str, float] = {}
         for key, value in self.table(data, path).items():
             if not re.fullmatch(r"[A-Za-z_]\w*\.[A-Za-z_]\w*", key):
-                self.problem(f"{path}.{key}", 'expected a name like "grade.saturation" (program.param)')
+                self.problem(
+                    f"{path}.{key}", 'expected a name like "grade.saturation" (program.param)'
+                )
                 continue
             number = self.get({key: value}, path, key, "number")
             if number is not None:
@@ -205,8 +217,14 @@ def _bounds(lo: float | None, hi: float | None) -> str:
 
 
 def _describe(value: Any) -> str:
-    names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
-             dict: "table"}
+    names = {
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "table",
+    }
     return f"{names.get(type(value), type(value).__name__)} {value!r}"
 
 
@@ -229,8 +247,9 @@ def load_show(path: str | Path, problems: list[str] | None = None) -> Show:
     return show_from_dict(data, path, text, problems)
 
 
-def show_from_dict(data: dict[str, Any], path: Path, text: str = "",
-                   collect: list[str] | None = None) -> Show:
+def show_from_dict(
+    data: dict[str, Any], path: Path, text: str = "", collect: list[str] | None = None
+) -> Show:
     problems: list[str] = [] if collect is None else collect
     r = _Reader(_Lines(text), problems)
     base = path.parent
@@ -249,7 +268,7 @@ def show_from_dict(data: dict[str, Any], path: Path, text: str = "",
         if ckpt is not None:
             models.append(ModelSpec(name, (base / ckpt).resolve()))
     if not models and "models" not in data:
-        r.problem("models", "a show needs at least one model: [models.NAME] checkpoint = \"...\"")
+        r.problem("models", 'a show needs at least one model: [models.NAME] checkpoint = "..."')
     model_names = [m.name for m in models]
 
     out = r.table(data.get("output", {}), "output")
@@ -271,12 +290,16 @@ def show_from_dict(data: dict[str, Any], path: Path, text: str = "",
     chain: list[str] = []
     raw_chain = sh.get("chain", ["grade", "trails"])
     if not isinstance(raw_chain, list):
-        r.problem("shaders.chain", f"expected an array of program names, got {_describe(raw_chain)}")
+        r.problem(
+            "shaders.chain", f"expected an array of program names, got {_describe(raw_chain)}"
+        )
         raw_chain = []
     for i, name in enumerate(raw_chain):
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w\-]*", name):
-            r.problem(f"shaders.chain[{i}]", f"expected a program name (a file stem in {shader_dir}),"
-                      f" got {_describe(name)}")
+            r.problem(
+                f"shaders.chain[{i}]",
+                f"expected a program name (a file stem in {shader_dir}), got {_describe(name)}",
+            )
         else:
             chain.append(name)
     params = r.params(sh.get("params", {}), "shaders.params")
@@ -288,7 +311,9 @@ def show_from_dict(data: dict[str, Any], path: Path, text: str = "",
     scenes = [_scene(r, sc, i, model_names) for i, sc in enumerate(raw_scenes)]
     names = [s.name for s in scenes]
     for n in sorted({n for n in names if names.count(n) > 1}):
-        r.problem(f"scenes[{names.index(n, names.index(n) + 1)}].name", f"duplicate scene name {n!r}")
+        r.problem(
+            f"scenes[{names.index(n, names.index(n) + 1)}].name", f"duplicate scene name {n!r}"
+        )
 
     cue_table = r.table(data.get("cues", {}), "cues")
     r.unknown(cue_table, "cues", {"order", "follow"})
@@ -296,7 +321,9 @@ def show_from_dict(data: dict[str, Any], path: Path, text: str = "",
     order = cue_table.get("order", list(range(len(scenes))))
     cues: list[int] = []
     if not isinstance(order, list):
-        r.problem("cues.order", f"expected an array of scene names or indices, got {_describe(order)}")
+        r.problem(
+            "cues.order", f"expected an array of scene names or indices, got {_describe(order)}"
+        )
         order = []
     for i, ref in enumerate(order):
         if isinstance(ref, str) and ref in names:
@@ -327,8 +354,19 @@ def show_from_dict(data: dict[str, Any], path: Path, text: str = "",
         if collect is None:
             raise
         collect += [f"{e.path.name}: {p}" for p in e.problems]
-    return Show(path, title, tuple(models), output, shader_dir, tuple(chain), params,
-                tuple(scenes), tuple(cues), rehearsal, follow)
+    return Show(
+        path,
+        title,
+        tuple(models),
+        output,
+        shader_dir,
+        tuple(chain),
+        params,
+        tuple(scenes),
+        tuple(cues),
+        rehearsal,
+        follow,
+    )
 
 
 def _scene(r: _Reader, sc: Any, i: int, model_names: list[str]) -> Scene:
@@ -342,8 +380,13 @@ def _scene(r: _Reader, sc: Any, i: int, model_names: list[str]) -> Scene:
     seed = r.get(sc, p, "seed", "int", None, lo=0)
     z = sc.get("z")
     if z is not None:
-        if not isinstance(z, list) or not z or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in z
+        if (
+            not isinstance(z, list)
+            or not z
+            or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                for v in z
+            )
         ):
             r.problem(f"{p}.z", f"expected a non-empty array of finite numbers, got {_describe(z)}")
             z = None
@@ -377,7 +420,9 @@ def _presets(path: Path, model_names: list[str], taken: list[str]) -> list[Scene
     r = _Reader(_Lines(text), problems)
     r.unknown(data, "", {"scenes"})
     raw = data.get("scenes", [])
-    scenes = [_scene(r, sc, i, model_names) for i, sc in enumerate(raw if isinstance(raw, list) else [])]
+    scenes = [
+        _scene(r, sc, i, model_names) for i, sc in enumerate(raw if isinstance(raw, list) else [])
+    ]
     for s in scenes:
         if s.name in taken:
             problems.append(f"preset scene {s.name!r}: the show already has a scene of that name")
@@ -394,7 +439,9 @@ def scene_to_toml(scene: Scene) -> str:
     else:
         lines.append(f"seed = {scene.seed}")
     lines.append(f"fade = {scene.fade:g}")
-    lines.append(f"drift = {{ speed = {scene.drift.speed:g}, amplitude = {scene.drift.amplitude:g} }}")
+    lines.append(
+        f"drift = {{ speed = {scene.drift.speed:g}, amplitude = {scene.drift.amplitude:g} }}"
+    )
     if scene.params:
         inner = ", ".join(f"{_toml_str(k)} = {v:g}" for k, v in scene.params.items())
         lines.append(f"params = {{ {inner} }}")
@@ -408,9 +455,14 @@ def _toml_str(s: str) -> str:
 def save_preset(path: Path, scene: Scene) -> None:
     """Append a scene to the presets file, atomically (temp file + rename). The show file itself
     is never written."""
-    old = path.read_text(encoding="utf-8") if path.exists() else (
-        "# Scenes saved in rehearsal (key p). They follow the show's own scenes: reach them\n"
-        "# by number key or OSC, or copy them into the show file's cue list.\n")
+    old = (
+        path.read_text(encoding="utf-8")
+        if path.exists()
+        else (
+            "# Scenes saved in rehearsal (key p). They follow the show's own scenes: reach them\n"
+            "# by number key or OSC, or copy them into the show file's cue list.\n"
+        )
+    )
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(old.rstrip("\n") + "\n\n" + scene_to_toml(scene), encoding="utf-8")
     tmp.replace(path)

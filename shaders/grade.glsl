@@ -21,8 +21,7 @@ uniform float vignette;   // @param default=0.0 min=0.0 max=1.0
 
 void main() {
     vec3 c = texture(u_source, v_uv).rgb;
-    c *= exp2(exposure);
-    c *= vec3(tint_r, tint_g, tint_b);
+    c *= exp2(exposure) * vec3(tint_r, tint_g, tint_b);
     if (hue != 0.0) {
         c = hue_rotate(c, hue);
     }
@@ -33,6 +32,6 @@ void main() {
     }
     // Vignette: darken towards the corners, round in pixels whatever the aspect.
     vec2 d = (v_uv - 0.5) * u_resolution / max(u_resolution.x, u_resolution.y);
-    c *= 1.0 - vignette * smoothstep(0.2, 0.75, length(d) * 1.2);
+    c *= 1.0 - vignette * smoothstep(0.06, 0.55, dot(d, d) * 1.44);
     f_color = vec4(clamp(c, 0.0, 1.0), 1.0);
 }

@@ -26,8 +26,9 @@ def test_save_load_reproduces_output(tmp_path: Path):
     torch.manual_seed(0)
     G = Generator(TINY).eval()
     z = torch.randn(4, 8)
-    path = save_checkpoint(tmp_path / "g.pt", "dcgan", TINY, {"G": G}, step=7,
-                           directions={"warm": torch.ones(8)})
+    path = save_checkpoint(
+        tmp_path / "g.pt", "dcgan", TINY, {"G": G}, step=7, directions={"warm": torch.ones(8)}
+    )
     loaded = load_checkpoint(path)
     assert loaded.kind == "dcgan" and loaded.config == TINY and loaded.step == 7
     assert torch.equal(loaded.generator(z), G(z))

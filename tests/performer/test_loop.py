@@ -102,7 +102,7 @@ def test_keys_change_scene_and_latent(tmp_path):
         stage.run()
         d0 = c.directions["tiny"][0]
         moved = float(np.dot(c.latent.offset, d0))
-        # held through polls 3..7; the first frame of a run() has dt = 0: 4 frames of 1/30 s at 0.5/s
+        # held through polls 3..7; a run()'s first frame has dt = 0: 4 frames of 1/30 s at 0.5/s
         assert moved == pytest.approx(0.5 * 4 / 30, rel=0.01)
         stage.opts.frames = 2
         stage.run()
@@ -168,17 +168,23 @@ def test_interrupt_still_finalizes_the_recording(tmp_path):
 
 
 def test_check_reports_every_problem(tmp_path, capsys):
-    show = tiny_show(tmp_path, chain='["grade", "broken", "nothere"]',
-                     extra='bogus = 1\n[models.gone]\ncheckpoint = "gone.pt"\n')
+    show = tiny_show(
+        tmp_path,
+        chain='["grade", "broken", "nothere"]',
+        extra='bogus = 1\n[models.gone]\ncheckpoint = "gone.pt"\n',
+    )
     shaders = tmp_path / "shaders"
     shaders.mkdir()
     real = Path(__file__).resolve().parents[2] / "shaders"
     for f in real.iterdir():
         (shaders / f.name).write_text(f.read_text())
     (shaders / "broken.glsl").write_text(
-        '#version 330 core\nin vec2 v_uv;\nout vec4 f_color;\nvoid main() { f_color = vec3(1); }\n')
+        "#version 330 core\nin vec2 v_uv;\nout vec4 f_color;\nvoid main() { f_color = vec3(1); }\n"
+    )
     text = show.read_text().replace("[shaders]", '[shaders]\ndir = "shaders"')
-    text = text.replace("fade = 1.0", 'fade = 1.0\nparams = { "grade.saturation" = 9, "grade.nope" = 1 }')
+    text = text.replace(
+        "fade = 1.0", 'fade = 1.0\nparams = { "grade.saturation" = 9, "grade.nope" = 1 }'
+    )
     show.write_text(text)
     assert stage_main(["check", str(show)]) == 1
     err = capsys.readouterr().err

@@ -58,16 +58,24 @@ def test_unknown_key_names_path_and_line(tmp_path):
 
 
 def test_wrong_type_and_range(tmp_path):
-    ps = problems(tmp_path, GOOD.replace("fade = 3", 'fade = -1\ndrift = { speed = "fast" }')
-                  .replace("width = 640", "width = 640.5"))
+    ps = problems(
+        tmp_path,
+        GOOD.replace("fade = 3", 'fade = -1\ndrift = { speed = "fast" }').replace(
+            "width = 640", "width = 640.5"
+        ),
+    )
     assert "output.width (line 5): expected int in [16, 16384], got number 640.5" in ps[0]
-    assert any(p == "scenes[1].fade (line 15): expected number in [0, 3600], got integer -1" for p in ps)
+    assert any(
+        p == "scenes[1].fade (line 15): expected number in [0, 3600], got integer -1" for p in ps
+    )
     assert any("scenes[1].drift.speed" in p and "string 'fast'" in p for p in ps)
 
 
 def test_bad_references(tmp_path):
-    ps = problems(tmp_path, GOOD + '\n[cues]\norder = ["one", "three"]\n'
-                  + '[[scenes]]\nname = "x"\nmodel = "nope"\n')
+    ps = problems(
+        tmp_path,
+        GOOD + '\n[cues]\norder = ["one", "three"]\n' + '[[scenes]]\nname = "x"\nmodel = "nope"\n',
+    )
     assert any("cues.order[1]" in p and "no scene 'three'" in p for p in ps)
     assert any("scenes[2].model" in p and "no model named 'nope'" in p for p in ps)
 
@@ -85,7 +93,9 @@ def test_presets_are_saved_beside_and_loaded_back(tmp_path):
     path = write(tmp_path, GOOD)
     before = path.read_text()
     show = load_show(path)
-    scene = Scene("preset 1", "m", None, (0.25, 1.5), show.scenes[0].drift, 2.0, {"grade.gamma": 1.2})
+    scene = Scene(
+        "preset 1", "m", None, (0.25, 1.5), show.scenes[0].drift, 2.0, {"grade.gamma": 1.2}
+    )
     save_preset(show.rehearsal.presets, scene)
     save_preset(show.rehearsal.presets, Scene("preset 2", "m", 7))
     assert path.read_text() == before  # never the show file
