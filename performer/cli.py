@@ -102,8 +102,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace, rehearse: bool) -> int:
     from models.checkpoint import CheckpointError
-    from performer.display import ShaderError
     from performer.loop import RunOptions, run_show
+    from performer.shaders import ShaderError
 
     try:
         show = load_show(args.show)
@@ -176,8 +176,8 @@ def check(path: Path) -> int:
 
 def check_resources(show: Show) -> list[str]:
     from models.checkpoint import CheckpointError
-    from performer.display import ShaderError, check_shader, shader_params
     from performer.engine import open_model
+    from performer.shaders import ShaderError, check_shader, shader_params
 
     problems = []
     dims = {}

@@ -1,17 +1,15 @@
 """The show's output: a generator frame through a GLSL shader chain onto a window or offscreen.
 
 moderngl + glfw (or a headless EGL context); textures and framebuffers are made once and
-reused. Also loads shader sources (`#include`, `// @param` annotations) and checks them.
+reused. Shader files are read and compiled by `performer.shaders`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
 
@@ -20,23 +18,16 @@ import moderngl
 import numpy as np
 
 from performer.hud import Hud
+from performer.shaders import (
+    FIRST_PASS,
+    LAST_PASS,
+    ParamSpec,
+    Program,
+    ShaderError,
+    compile_program,
+)
 
 log = logging.getLogger(__name__)
-
-VERTEX_SHADER = "fullscreen.vert"
-FIRST_PASS = "upscale"
-LAST_PASS = "present"
-
-
-class ShaderError(Exception):
-    """A shader that cannot be loaded, parsed or compiled; the message names file and line."""
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    default: float
-    min: float
-    max: float
 
 
 @dataclass(frozen=True)
@@ -44,229 +35,6 @@ class KeyEvent:
     key: str
     mods: frozenset[str]
     action: str  # "press" | "repeat" | "release"
-
-
-# --- shader sources -----------------------------------------------------------------------
-
-_INCLUDE = re.compile(r"^\s*#\s*include\b\s*(.*?)\s*$")
-_INCLUDE_NAME = re.compile(r'^"([^"]+)"\s*(?://.*)?$')
-_PARAM = re.compile(r"^\s*uniform\s+(\w+)\s+(\w+)\s*;\s*//\s*@param\b(.*)$")
-
-
-@dataclass
-class _Source:
-    path: Path
-    text: str
-    origins: list[tuple[Path, int]]  # (file, 1-based line) of each line of `text`
-
-
-def _shader_path(name: str, shader_dir: Path) -> Path:
-    suffix = Path(name).suffix
-    return Path(shader_dir) / (name if suffix in (".glsl", ".vert", ".frag") else f"{name}.glsl")
-
-
-def _resolve(name: str, shader_dir: Path) -> _Source:
-    path = _shader_path(name, shader_dir)
-    if not path.is_file():
-        raise ShaderError(f"{path}: shader not found")
-    lines: list[str] = []
-    origins: list[tuple[Path, int]] = []
-    _splice(path, lines, origins, included=set())
-    return _Source(path, "\n".join(lines) + "\n", origins)
-
-
-def _splice(
-    path: Path, lines: list[str], origins: list[tuple[Path, int]], included: set[Path]
-) -> None:
-    included.add(path.resolve())
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        m = _INCLUDE.match(line)
-        if m is None:
-            # moderngl would expand `#include "x"` even inside a comment: defuse it there.
-            lines.append(line.replace("#include", "# include"))
-            origins.append((path, lineno))
-            continue
-        name = _INCLUDE_NAME.match(m[1])
-        if name is None:
-            raise ShaderError(f'{path}:{lineno}: expected #include "file", got {line.strip()!r}')
-        target = path.parent / name[1]
-        if not target.is_file():
-            raise ShaderError(f'{path}:{lineno}: #include "{name[1]}": no such file {target}')
-        if target.resolve() in included:  # include guard: each file once (cycles end here)
-            lines.append("")
-            origins.append((path, lineno))
-        else:
-            _splice(target, lines, origins, included)
-
-
-def load_shader_source(name: str, shader_dir: Path) -> str:
-    """The GLSL text of shader `name` (a file stem in shader_dir) with includes resolved."""
-    return _resolve(name, shader_dir).text
-
-
-def _parse_params(source: _Source) -> dict[str, tuple[str, ParamSpec]]:
-    """param name -> (uniform name, spec), from `uniform float x; // @param k=v ...` lines."""
-    params: dict[str, tuple[str, ParamSpec]] = {}
-    for line, (path, lineno) in zip(source.text.splitlines(), source.origins, strict=True):
-        m = _PARAM.match(line)
-        if m is None:
-            continue
-        gl_type, uniform, annotation = m[1], m[2], m[3]
-        where = f"{path}:{lineno}: @param {uniform}"
-        if gl_type != "float":
-            raise ShaderError(f"{where}: only float params are supported, got {gl_type}")
-        fields: dict[str, str] = {}
-        for token in annotation.split():
-            key, sep, value = token.partition("=")
-            if not sep or key not in ("name", "default", "min", "max") or key in fields:
-                raise ShaderError(f"{where}: bad field {token!r} (want name= default= min= max=)")
-            fields[key] = value
-        numbers: dict[str, float] = {}
-        for key in ("default", "min", "max"):
-            try:
-                numbers[key] = float(fields[key])
-            except KeyError:
-                raise ShaderError(f"{where}: missing {key}=") from None
-            except ValueError:
-                raise ShaderError(f"{where}: {key}={fields[key]!r} is not a number") from None
-            if not math.isfinite(numbers[key]):
-                raise ShaderError(f"{where}: {key} must be finite")
-        spec = ParamSpec(numbers["default"], numbers["min"], numbers["max"])
-        if not spec.min <= spec.default <= spec.max:
-            raise ShaderError(f"{where}: need min <= default <= max, got {spec}")
-        name = fields.get("name", uniform)
-        if not re.fullmatch(r"\w+", name) or name in params:
-            raise ShaderError(f"{where}: bad or duplicate param name {name!r}")
-        params[name] = (uniform, spec)
-    return params
-
-
-def shader_params(name: str, shader_dir: Path) -> dict[str, ParamSpec]:
-    """The `// @param` annotations of shader `name`: param name -> ParamSpec."""
-    return {k: spec for k, (_, spec) in _parse_params(_resolve(name, shader_dir)).items()}
-
-
-_GL_LINE = re.compile(r"^(?:ERROR:\s*)?\d+[:(](\d+)\)?(?:\((\d+)\))?\s*:?\s*(.*)$")
-
-
-def _describe_gl_error(message: str, sources: Mapping[str, _Source], fallback: Path) -> str:
-    """Rewrite a moderngl compile/link error so each line names the file:line it came from."""
-    out: list[str] = []
-    stage: str | None = None
-    for raw in message.splitlines():
-        text = raw.strip()
-        if not text or set(text) == {"="} or text == "GLSL Compiler failed":
-            continue
-        if text in sources:
-            stage = text
-            continue
-        if text == "GLSL Linker failed":
-            stage = None
-            out.append(f"{fallback}: link failed:")
-            continue
-        m = _GL_LINE.match(text)
-        source = sources.get(stage) if stage else None
-        if m and source and 1 <= int(m[1]) <= len(source.origins):
-            path, lineno = source.origins[int(m[1]) - 1]
-            out.append(f"{path}:{lineno}: {m[3]}  [GLSL {text.split(':')[0]}:{m[1]}]")
-        else:
-            out.append(f"{fallback}: {text}")
-    return "\n".join(out) or f"{fallback}: {message.strip()}"
-
-
-@dataclass
-class _Program:
-    """A compiled fragment program of the chain and the handles the draw loop needs."""
-
-    name: str
-    program: moderngl.Program
-    vao: moderngl.VertexArray
-    params: dict[str, ParamSpec]
-    param_uniforms: list[tuple[str, moderngl.Uniform, ParamSpec]]
-    u_resolution: moderngl.Uniform | None
-    u_source_size: moderngl.Uniform | None
-    u_time: moderngl.Uniform | None
-    uses_previous: bool
-    last_values: dict[str, float] = field(default_factory=dict)
-
-    def set_uniforms(
-        self,
-        params: Mapping[str, float],
-        time: float,
-        resolution: tuple[int, int],
-        source_size: tuple[int, int],
-    ) -> None:
-        if self.u_time is not None:
-            self.u_time.value = time
-        if self.u_resolution is not None:
-            self.u_resolution.value = resolution
-        if self.u_source_size is not None:
-            self.u_source_size.value = source_size
-        for key, uniform, spec in self.param_uniforms:
-            value = params.get(key)
-            value = spec.default if value is None else min(max(float(value), spec.min), spec.max)
-            if self.last_values.get(key) != value:
-                uniform.value = value
-                self.last_values[key] = value
-
-    def release(self) -> None:
-        self.vao.release()
-        self.program.release()
-
-
-def _compile(ctx: moderngl.Context, name: str, shader_dir: Path) -> _Program:
-    vert = _resolve(VERTEX_SHADER, shader_dir)
-    frag = _resolve(name, shader_dir)
-    params = _parse_params(frag)
-    try:
-        program = ctx.program(vertex_shader=vert.text, fragment_shader=frag.text)
-    except Exception as e:  # moderngl.Error, or KeyError from moderngl's own include pass
-        sources = {"vertex_shader": vert, "fragment_shader": frag}
-        raise ShaderError(_describe_gl_error(str(e), sources, frag.path)) from None
-
-    def uniform(uniform_name: str) -> moderngl.Uniform | None:
-        member = program.get(uniform_name, None)
-        return member if isinstance(member, moderngl.Uniform) else None
-
-    for unit, sampler in enumerate(("u_source", "u_previous")):
-        if (u := uniform(sampler)) is not None:
-            u.value = unit
-    return _Program(
-        name=name,
-        program=program,
-        vao=ctx.vertex_array(program, []),
-        params={k: spec for k, (_, spec) in params.items()},
-        param_uniforms=[
-            (f"{name}.{k}", u, spec)
-            for k, (uniform_name, spec) in params.items()
-            if (u := uniform(uniform_name)) is not None
-        ],
-        u_resolution=uniform("u_resolution"),
-        u_source_size=uniform("u_source_size"),
-        u_time=uniform("u_time"),
-        uses_previous=uniform("u_previous") is not None,
-    )
-
-
-_check_ctx: moderngl.Context | None = None
-
-
-def check_shader(name: str, shader_dir: Path, ctx: moderngl.Context | None = None) -> str | None:
-    """Compile and link program `name` (with fullscreen.vert): None if fine, else the error.
-
-    With no `ctx`, one standalone EGL context is made on first use and kept for later calls.
-    """
-    global _check_ctx
-    if ctx is None:
-        if _check_ctx is None:
-            _check_ctx = moderngl.create_standalone_context(backend="egl", require=330)
-        ctx = _check_ctx
-    with ctx:
-        try:
-            _compile(ctx, name, shader_dir).release()
-        except ShaderError as e:
-            return str(e)
-    return None
 
 
 # --- keys -----------------------------------------------------------------------------------
@@ -344,9 +112,10 @@ class Display:
         self._glfw_inited = False
         self._window = None
         self._ctx: moderngl.Context | None = None
-        self._programs: list[_Program] = []
+        self._programs: list[Program] = []
         self._targets: list[list[moderngl.Framebuffer]] = []  # per pass but the last
         self._write: list[int] = []  # which of a ping-pong pair the pass writes next
+        self._stale: list[bool] = []  # the pass was skipped: its feedback history is old
         self._targets_dirty = True
         self._content: tuple[int, int, int, int] | None = None  # viewport in the output
         self._source_tex: moderngl.Texture | None = None
@@ -395,10 +164,10 @@ class Display:
     def _setup_gl(self) -> None:
         ctx = self._ctx
         assert ctx is not None
-        programs: list[_Program] = []
+        programs: list[Program] = []
         try:
             for name in self._names:
-                programs.append(_compile(ctx, name, self.shader_dir))
+                programs.append(compile_program(ctx, name, self.shader_dir))
         except ShaderError:
             for p in programs:
                 p.release()
@@ -438,6 +207,7 @@ class Display:
     # -- per frame -------------------------------------------------------------------------
 
     def _upload(self, frame: np.ndarray) -> None:
+        frame = np.asarray(frame)
         if frame.ndim != 3 or frame.shape[2] != 3 or 0 in frame.shape:
             raise ValueError(f"frame must be HxWx3, got shape {frame.shape}")
         if frame.dtype == np.uint8:
@@ -480,6 +250,7 @@ class Display:
             for p in self._programs[:-1]
         ]
         self._write = [0] * len(self._targets)
+        self._stale = [False] * len(self._targets)
         self._output.clear(0.0, 0.0, 0.0, 1.0)
         self._output.viewport = self._content
         self._targets_dirty = False
@@ -508,8 +279,15 @@ class Display:
                 previous = self._black
                 if i == last:
                     target = self._output
+                elif i > 0 and program.bypassed(params):
+                    self._stale[i] = True
+                    continue
                 else:
                     pair = self._targets[i]
+                    if self._stale[i]:  # back after a skip: start its feedback from black
+                        for fbo in pair:
+                            fbo.clear(0.0, 0.0, 0.0, 1.0)
+                        self._stale[i] = False
                     target = pair[self._write[i]]
                     if len(pair) == 2:
                         previous = pair[1 - self._write[i]].color_attachments[0]
@@ -626,8 +404,11 @@ class Display:
         if not monitor:
             log.warning("no monitor found: staying windowed")
             return
-        self._windowed_rect = (*glfw.get_window_pos(window), *glfw.get_window_size(window))
         mode = glfw.get_video_mode(monitor)
+        if not mode:
+            log.warning("the monitor reports no video mode: staying windowed")
+            return
+        self._windowed_rect = (*glfw.get_window_pos(window), *glfw.get_window_size(window))
         glfw.set_window_monitor(
             window, monitor, 0, 0, mode.size.width, mode.size.height, mode.refresh_rate
         )
@@ -644,7 +425,7 @@ class Display:
             assert self._ctx is not None
             for i, old in enumerate(self._programs):
                 try:
-                    new = _compile(self._ctx, old.name, self.shader_dir)
+                    new = compile_program(self._ctx, old.name, self.shader_dir)
                 except ShaderError as e:
                     log.warning("shader reload failed, keeping the old %s:\n%s", old.name, e)
                     errors.append(str(e))

@@ -13,6 +13,12 @@ import numpy as np
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 _STEP = 64  # canvas sizes grow in multiples of this, so a changing text rarely resizes it
+# OpenCV's Hershey fonts are ASCII only: spell the usual typography out, '?' for the rest.
+_ASCII = str.maketrans({"—": "-", "–": "-", "→": "->", "←": "<-", "×": "x", "…": "...", "·": "."})
+
+
+def _ascii(line: str) -> str:
+    return line.translate(_ASCII).encode("ascii", "replace").decode("ascii")
 
 
 def _round_up(n: int, step: int = _STEP) -> int:
@@ -51,6 +57,7 @@ class Hud:
 
     def render(self, lines: Sequence[str], min_size: tuple[int, int] = (0, 0)) -> np.ndarray:
         """Draw `lines` (white on a dark translucent box) into a new HxWx4 uint8 canvas."""
+        lines = [_ascii(line) for line in lines]
         pad = self.padding
         widths = [
             cv2.getTextSize(line, FONT, self.font_scale, self.thickness)[0][0] for line in lines

@@ -14,9 +14,10 @@ vec4 sample_nearest(sampler2D tex, vec2 uv, vec2 size) {
 
 // Catmull-Rom bicubic in 5 bilinear taps (needs a LINEAR-filtered, clamp-to-edge texture):
 // the 9-tap form of M. Pettineo's "Bicubic filtering in fewer taps" without its 4 corner
-// taps, whose weights are tiny (J. Jimenez, "Filmic SMAA"). Software GL pays for every tap.
-// May overshoot [0, 1]: clamp after.
-vec4 sample_catmull_rom(sampler2D tex, vec2 uv, vec2 size) {
+// taps, whose weights are tiny (J. Jimenez, "Filmic SMAA"). May overshoot [0, 1]: clamp.
+// With bicubic = false it is one plain bilinear tap at `single_uv` (the other four taps are
+// weighted 0), for shaders that switch filters without paying for two code paths.
+vec4 sample_catmull_rom(sampler2D tex, vec2 uv, vec2 size, bool bicubic, vec2 single_uv) {
     vec2 pos = uv * size;
     vec2 p1 = floor(pos - 0.5) + 0.5;
     vec2 f = pos - p1;
@@ -28,17 +29,22 @@ vec4 sample_catmull_rom(sampler2D tex, vec2 uv, vec2 size) {
     vec2 t0 = (p1 - 1.0) / size;
     vec2 t3 = (p1 + 2.0) / size;
     vec2 t12 = (p1 + w2 / w12) / size;
-    float a = w12.x * w0.y;
-    float b = w0.x * w12.y;
-    float c = w12.x * w12.y;
-    float d = w3.x * w12.y;
-    float e = w12.x * w3.y;
+    float k = bicubic ? 1.0 : 0.0;
+    float a = k * w12.x * w0.y;
+    float b = k * w0.x * w12.y;
+    float c = bicubic ? w12.x * w12.y : 1.0;
+    float d = k * w3.x * w12.y;
+    float e = k * w12.x * w3.y;
     vec4 sum = texture(tex, vec2(t12.x, t0.y)) * a
              + texture(tex, vec2(t0.x, t12.y)) * b
-             + texture(tex, t12) * c
+             + texture(tex, bicubic ? t12 : single_uv) * c
              + texture(tex, vec2(t3.x, t12.y)) * d
              + texture(tex, vec2(t12.x, t3.y)) * e;
     return sum / (a + b + c + d + e);
+}
+
+vec4 sample_catmull_rom(sampler2D tex, vec2 uv, vec2 size) {
+    return sample_catmull_rom(tex, uv, size, true, uv);
 }
 
 // Rotate a colour's hue by `degrees` about the grey axis (greys stay put).

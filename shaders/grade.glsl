@@ -1,6 +1,6 @@
 #version 330 core
 // Colour grade: exposure, tint, hue, saturation, contrast, gamma, vignette (in that order).
-// Every default leaves the image unchanged.
+// Every default leaves the image unchanged; all at their defaults, the chain skips it.
 #include "common.glsl"
 
 in vec2 v_uv;
@@ -9,15 +9,15 @@ out vec4 f_color;
 uniform sampler2D u_source;
 uniform vec2 u_resolution;
 
-uniform float exposure;   // @param default=0.0 min=-4.0 max=4.0
-uniform float tint_r;     // @param default=1.0 min=0.0 max=2.0
-uniform float tint_g;     // @param default=1.0 min=0.0 max=2.0
-uniform float tint_b;     // @param default=1.0 min=0.0 max=2.0
-uniform float hue;        // @param default=0.0 min=-180.0 max=180.0
-uniform float saturation; // @param default=1.0 min=0.0 max=3.0
-uniform float contrast;   // @param default=1.0 min=0.0 max=3.0
-uniform float gamma;      // @param default=1.0 min=0.2 max=5.0
-uniform float vignette;   // @param default=0.0 min=0.0 max=1.0
+uniform float exposure;   // @param default=0.0 min=-4.0 max=4.0 bypass=0.0
+uniform float tint_r;     // @param default=1.0 min=0.0 max=2.0 bypass=1.0
+uniform float tint_g;     // @param default=1.0 min=0.0 max=2.0 bypass=1.0
+uniform float tint_b;     // @param default=1.0 min=0.0 max=2.0 bypass=1.0
+uniform float hue;        // @param default=0.0 min=-180.0 max=180.0 bypass=0.0
+uniform float saturation; // @param default=1.0 min=0.0 max=3.0 bypass=1.0
+uniform float contrast;   // @param default=1.0 min=0.0 max=3.0 bypass=1.0
+uniform float gamma;      // @param default=1.0 min=0.2 max=5.0 bypass=1.0
+uniform float vignette;   // @param default=0.0 min=0.0 max=1.0 bypass=0.0
 
 void main() {
     vec3 c = texture(u_source, v_uv).rgb;

@@ -17,9 +17,8 @@ import glfw
 import numpy as np
 import pytest
 
-from performer.display import (
-    Display,
-    KeyEvent,
+from performer.display import Display, KeyEvent
+from performer.shaders import (
     ParamSpec,
     ShaderError,
     check_shader,
@@ -126,6 +125,8 @@ def test_grade_defaults_leave_image_and_params_change_it() -> None:
         plain.draw(frame, {}, 0.0)
         graded.draw(frame, {"unknown.key": 5.0, "grade.nope": 1.0}, 0.0)  # ignored
         reference = plain.read_pixels()
+        assert diff(graded.read_pixels(), reference).max() <= 1  # all defaults: skipped
+        graded.draw(frame, {"grade.vignette": 1e-6}, 0.0)  # runs, and is (nearly) the identity
         assert diff(graded.read_pixels(), reference).max() <= 1
 
         graded.draw(frame, {"grade.saturation": 0.0}, 0.0)
@@ -168,8 +169,11 @@ def test_trails_keep_some_of_the_previous_frame() -> None:
             d.draw(black, {"trails.decay": 0.9}, i / 60)
         assert d.read_pixels().max() <= 1
         # decay 0 (the default) is off: the old frame is gone at once.
-        d.draw(white, {}, 3.0)
+        d.draw(white, {"trails.decay": 0.9}, 3.0)
         d.draw(black, {}, 3.1)
+        assert d.read_pixels().max() == 0
+        # ...and the pass was skipped, so its history restarts from black, not that white.
+        d.draw(black, {"trails.decay": 0.9}, 3.2)
         assert d.read_pixels().max() == 0
 
 
@@ -211,6 +215,8 @@ def test_hud_renders_only_on_change() -> None:
     assert image.dtype == np.uint8 and image.shape[2] == 4 and image[..., 3].max() > 240
     assert not hud.update(["a", "bb"]) and hud.image is image
     assert hud.update(["a"]) and hud.image.shape == image.shape  # the canvas never shrinks
+    # Hershey fonts are ASCII: typography is spelled out rather than drawn as '?'.
+    assert np.array_equal(hud.render(["cue 1 → 2 — ok"]), hud.render(["cue 1 -> 2 - ok"]))
 
 
 def test_close_twice_and_use_after_close() -> None:
@@ -269,14 +275,15 @@ def test_broken_shader_at_startup_raises(shader_dir: Path) -> None:
 
 def test_reload_keeps_old_program_on_error(shader_dir: Path) -> None:
     frame = gradient()
+    params = {"grade.saturation": 0.5}  # not all defaults, or the pass would be skipped
     grade = shader_dir / "grade.glsl"
     with make_display(["grade"], shader_dir) as d:
-        d.draw(frame, {}, 0.0)
+        d.draw(frame, params, 0.0)
         before = d.read_pixels()
         grade.write_text(grade.read_text().replace("f_color = vec4(", "f_color = vec4(nope + "))
         errors = d.reload_shaders()
         assert len(errors) == 1 and str(grade) in errors[0]
-        d.draw(frame, {}, 0.1)
+        d.draw(frame, params, 0.1)
         assert np.array_equal(d.read_pixels(), before)  # the old program is still drawing
         # A good edit (invert, and a new param) takes effect on the next reload.
         source = grade.read_text().replace("f_color = vec4(nope + ", "f_color = vec4(1.0 - ")
@@ -287,16 +294,31 @@ def test_reload_keeps_old_program_on_error(shader_dir: Path) -> None:
         grade.write_text(source)
         assert d.reload_shaders() == []
         assert d.param_specs["grade.extra"] == ParamSpec(0.5, 0.0, 1.0)
-        d.draw(frame, {}, 0.2)
+        d.draw(frame, params, 0.2)
         after = d.read_pixels()
         assert diff(after[:, 20:140], 255 - before[:, 20:140]).max() <= 1
+
+
+def test_pass_is_skipped_at_its_bypass_values(shader_dir: Path) -> None:
+    # This program ignores `amount`, so only skipping it can leave the image alone.
+    (shader_dir / "invert.glsl").write_text(
+        "#version 330 core\nin vec2 v_uv;\nout vec4 f_color;\nuniform sampler2D u_source;\n"
+        "uniform float amount; // @param default=0 min=0 max=1 bypass=0\n"
+        "void main() { f_color = vec4(1.0 - texture(u_source, v_uv).rgb, 1.0); }\n"
+    )
+    frame = quadrants()
+    with make_display(["invert"], shader_dir) as d:
+        d.draw(frame, {}, 0.0)
+        assert diff(d.read_pixels()[30, 50], RED).max() <= 2
+        d.draw(frame, {"invert.amount": 0.5}, 0.1)
+        assert diff(d.read_pixels()[30, 50], (0, 255, 255)).max() <= 2
 
 
 def test_shader_params_parse_annotations(tmp_path: Path) -> None:
     (tmp_path / "fx.glsl").write_text(
         "#version 330 core\n"
         "uniform float amount;   // @param default=0.5 min=0 max=1\n"
-        "uniform float mode_sel; // @param name=mode default=2 min=0 max=2\n"
+        "uniform float mode_sel; // @param name=mode default=2 min=0 max=2 bypass=1\n"
         "uniform float plain;    // not a param\n"
         "uniform vec2 u_resolution;\n"
     )
@@ -312,6 +334,9 @@ def test_shader_params_parse_annotations(tmp_path: Path) -> None:
     (tmp_path / "bad2.glsl").write_text("uniform float y; // @param default=abc min=0 max=1\n")
     with pytest.raises(ShaderError, match=r"bad2\.glsl:1: .*not a number"):
         shader_params("bad2", tmp_path)
+    (tmp_path / "bad3.glsl").write_text("uniform float z; // @param default=0 min=0 max=1 step=2\n")
+    with pytest.raises(ShaderError, match=r"bad3\.glsl:1: .*bad field 'step=2'"):
+        shader_params("bad3", tmp_path)
 
 
 def test_includes_resolve_once_and_missing_include_names_line(tmp_path: Path) -> None:
