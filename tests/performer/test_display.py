@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from performer.display import Display, KeyEvent
+from performer.hud import Hud
 from performer.shaders import (
     ParamSpec,
     ShaderError,
@@ -25,7 +26,6 @@ from performer.shaders import (
     load_shader_source,
     shader_params,
 )
-from performer.hud import Hud
 
 SHADERS = Path(__file__).resolve().parents[2] / "shaders"
 W, H = 160, 120
