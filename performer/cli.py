@@ -148,8 +148,6 @@ def run(args: argparse.Namespace, rehearse: bool) -> int:
         print(f"stage: {e}", file=sys.stderr)
         return 1
     log.info("%s", json.dumps(summary))
-    if opts.record:
-        log.info("recorded %s frames to %s", summary.get("recorded_frames", 0), opts.record)
     return 0
 
 

@@ -326,7 +326,7 @@ class Stage:
                 now = time.perf_counter()
                 self.stats.add(
                     now - top,
-                    None if prev_present is None else now - prev_present,
+                    None if prev_present is None or opts.offline else now - prev_present,
                     timings.get("upload", 0.0),
                     timings.get("draw", 0.0),
                     infer,

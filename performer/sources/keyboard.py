@@ -32,9 +32,9 @@ PRESS_KEYS: dict[str, tuple[str, tuple]] = {
 KEY_HELP = """\
 rehearsal keys
   right / page down     next cue          left / page up     previous cue
-  1 … 9, 0              scene 1 … 9, 10    n                  jump to a new random point
-  q w e r t y u i       hold: move + along latent directions 1 … 8
-  a s d f g h j k       hold: move − along latent directions 1 … 8
+  1 ... 9, 0            scene 1 ... 9, 10    n                  jump to a new random point
+  q w e r t y u i       hold: move + along latent directions 1 ... 8
+  a s d f g h j k       hold: move - along latent directions 1 ... 8
   space                 freeze / unfreeze drift
   p                     save the current point as a scene in the presets file
   f1  HUD   f5  reload shaders   f11  fullscreen   escape  quit"""

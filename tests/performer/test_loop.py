@@ -217,3 +217,11 @@ def test_follow_moves_on_by_itself(tmp_path):
         assert stage.controller.scene.name == "rest"
     finally:
         stage.close()
+
+
+def test_readme_key_map_matches_the_code():
+    from performer.sources.keyboard import KEY_HELP
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for line in KEY_HELP.splitlines()[1:]:
+        assert line[2:] in readme
