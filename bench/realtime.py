@@ -141,7 +141,7 @@ class FaceLoad(threading.Thread):
             t0 = time.perf_counter()
             face.process(next(frames))
             self.times.append(time.perf_counter() - t0)
-            next_at += 1 / 30
+            next_at = max(next_at + 1 / 30, time.perf_counter())
             time.sleep(max(0.0, next_at - time.perf_counter()))
 
 

@@ -100,6 +100,7 @@ class Display:
         fullscreen: bool = False,
         monitor: int = 0,
         vsync: bool = True,
+        effects_scale: float = 0.0,
     ) -> None:
         if width < 1 or height < 1:
             raise ValueError(f"display size must be positive, got {width}x{height}")
@@ -107,6 +108,10 @@ class Display:
         self.headless = headless
         self.shader_dir = Path(shader_dir)
         self.monitor = monitor
+        # effects run at up to this multiple of the frame's size (0: at the content size);
+        # `present` then scales to the output. Software GL pays per pixel, per pass.
+        self.effects_scale = effects_scale
+        self._work: tuple[int, int] = (width, height)
         self._names = [FIRST_PASS, *chain, LAST_PASS]
         self._closed = False
         self._glfw_inited = False
@@ -240,7 +245,12 @@ class Display:
             for fbo in pair:
                 fbo.color_attachments[0].release()
                 fbo.release()
-        size = self._content[2:]
+        cw, ch = self._content[2:]
+        fw, fh = self._source_tex.size
+        scale = 1.0
+        if self.effects_scale > 0:
+            scale = min(1.0, self.effects_scale * max(fw, fh) / max(cw, ch))
+        size = self._work = (max(1, round(cw * scale)), max(1, round(ch * scale)))
         # 8-bit between passes (llvmpipe's fast path); 16-bit float where a pass feeds back
         # into itself, or a decaying trail would get stuck at a faint 8-bit residue.
         self._targets = [
@@ -273,7 +283,7 @@ class Display:
             self._ensure_targets()
             assert self._source_tex is not None and self._content is not None
             source, source_size = self._source_tex, self._source_tex.size
-            content_size = self._content[2:]
+            content_size, work_size = self._content[2:], self._work
             last = len(self._programs) - 1
             for i, program in enumerate(self._programs):
                 previous = self._black
@@ -295,9 +305,10 @@ class Display:
                 target.use()
                 source.use(0)
                 previous.use(1)
-                program.set_uniforms(params, time, content_size, source_size)
+                size = content_size if i == last else work_size
+                program.set_uniforms(params, time, size, source_size)
                 program.vao.render(moderngl.TRIANGLES, vertices=3)
-                source, source_size = target.color_attachments[0], content_size
+                source, source_size = target.color_attachments[0], size
             self._draw_screen(hud)
             t2 = perf_counter()
         return {"upload": t1 - t0, "draw": t2 - t1}

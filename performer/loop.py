@@ -181,6 +181,7 @@ class Stage:
             fullscreen=out.mode == "fullscreen",
             monitor=out.monitor,
             vsync=out.vsync,
+            effects_scale=out.effects_scale,
         )
         if opts.record:
             self.recorder = Recorder(opts.record, out.fps, self.size)

@@ -47,6 +47,7 @@ class OutputSpec:
     height: int = 720
     vsync: bool = True
     fps: float = 60.0
+    effects_scale: float = 2.0  # effects run at ≤ this × the generator's size; 0 = full size
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,9 @@ def show_from_dict(
     model_names = [m.name for m in models]
 
     out = r.table(data.get("output", {}), "output")
-    r.unknown(out, "output", {"mode", "monitor", "width", "height", "vsync", "fps"})
+    r.unknown(
+        out, "output", {"mode", "monitor", "width", "height", "vsync", "fps", "effects_scale"}
+    )
     d = OutputSpec()
     output = OutputSpec(
         mode=r.get(out, "output", "mode", "string", d.mode, choices=("window", "fullscreen")),
@@ -281,6 +284,7 @@ def show_from_dict(
         height=r.get(out, "output", "height", "int", d.height, lo=16, hi=16384),
         vsync=r.get(out, "output", "vsync", "bool", d.vsync),
         fps=r.get(out, "output", "fps", "number", d.fps, lo=1, hi=1000),
+        effects_scale=r.get(out, "output", "effects_scale", "number", d.effects_scale, lo=0, hi=64),
     )
 
     sh = r.table(data.get("shaders", {}), "shaders")

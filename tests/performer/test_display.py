@@ -148,6 +148,25 @@ def test_grade_defaults_leave_image_and_params_change_it() -> None:
         assert vignetted[60, 80, 0] > 190 and vignetted[2, 22, 0] < 120
 
 
+def test_effects_at_reduced_size_still_fill_the_output() -> None:
+    """effects_scale=1: grade runs at the frame's own 32 px, present scales to 120 px; the
+    output matches the full-size chain up to resampling, letterbox bars intact."""
+    frame = gradient(32, 32)
+    params = {"grade.saturation": 0.5}
+    outs = []
+    for scale in (0.0, 1.0):
+        d = make_display(["grade"], effects_scale=scale)
+        try:
+            d.draw(frame, params, 0.0)
+            outs.append(d.read_pixels().astype(float))
+            assert d._work == ((120, 120) if scale == 0 else (32, 32))
+        finally:
+            d.close()
+    full, reduced = outs
+    assert reduced[:, :18].max() < 3 and reduced[:, 142:].max() < 3
+    assert np.abs(full[:, 20:140] - reduced[:, 20:140]).mean() < 6
+
+
 def test_float_frames_are_accepted() -> None:
     with make_display([]) as d:
         d.draw(quadrants().astype(np.float32) / 255.0, {}, 0.0)
