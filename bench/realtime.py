@@ -204,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(plain_loop(args.plain, args.seconds, output)))
         return 0
 
+    import performer  # noqa: F401  first, as `stage` does: its thread policy must precede torch
     import moderngl
     import torch
 

@@ -23,6 +23,8 @@ from models.seed import is_seed, make_seed_checkpoint
 
 log = logging.getLogger("stage.engine")
 
+WORKER_NICE = 5  # the decode thread's niceness, relative to the render loop
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -159,6 +161,11 @@ class Engine:
         return self._latest
 
     def _run(self) -> None:
+        # Below the render loop: when the cores are contended, the frame on screen comes
+        # first and a decode waits. (Linux nice is per thread; OpenMP workers this thread
+        # starts inherit it.)
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
         while True:
             with self._cond:
                 while self._request is None and not self._stop:
