@@ -205,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     import performer  # noqa: F401  first, as `stage` does: its thread policy must precede torch
+
+    # isort: split
     import moderngl
     import torch
 
