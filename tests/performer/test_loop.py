@@ -225,3 +225,60 @@ def test_readme_key_map_matches_the_code():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     for line in KEY_HELP.splitlines()[1:]:
         assert line[2:] in readme
+
+
+def test_an_error_mid_show_still_finalizes_the_recording(tmp_path):
+    from performer.loop import run_show
+    from performer.show import load_show
+
+    out = tmp_path / "err.mp4"
+    calls = {"n": 0}
+    original = Stage.run
+
+    def failing_run(self):
+        def poll():
+            calls["n"] += 1
+            if calls["n"] == 6:
+                raise RuntimeError("the projector caught fire")
+            return []
+
+        self.display.poll = poll
+        return original(self)
+
+    Stage.run = failing_run
+    try:
+        with pytest.raises(RuntimeError, match="caught fire"):
+            run_show(load_show(tiny_show(tmp_path)), RunOptions(headless=True, record=out))
+    finally:
+        Stage.run = original
+    cap = cv2.VideoCapture(str(out))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_windowed_run_under_xvfb_records(tmp_path, xvfb):
+    import subprocess
+    import sys
+
+    show = tiny_show(tmp_path, chain='["grade"]')
+    out = tmp_path / "window.mp4"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "performer.cli",
+            "run",
+            str(show),
+            "--frames",
+            "20",
+            "--record",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "no screen" not in proc.stderr  # it opened a window on the virtual screen
+    cap = cv2.VideoCapture(str(out))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 20
