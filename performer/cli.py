@@ -11,10 +11,11 @@ import argparse
 import json
 import logging
 import os
+import subprocess
 import sys
 from pathlib import Path
 
-from performer.show import DEFAULT_SHOW, Show, ShowError, load_show
+from performer.show import DEFAULT_SHOW, PROJECT_ROOT, Show, ShowError, load_show
 
 log = logging.getLogger("stage")
 
@@ -77,11 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     _run_args(reh)
     chk = sub.add_parser("check", help="validate a show; open its checkpoints and shaders")
     chk.add_argument("show", nargs="?", type=Path, default=DEFAULT_SHOW)
-    bench = sub.add_parser("bench", help="benchmarks (figures printed and saved as JSON)")
-    bench.add_argument("which", choices=["realtime"])
-    bench.add_argument("--out", type=Path, default=Path("bench/results"))
-    bench.add_argument("--seconds", type=float, default=5.0)
+    bench = sub.add_parser("bench", help="benchmarks: bench/NAME.py (figures printed + JSON)")
+    bench.add_argument("which", help="a benchmark in bench/: " + ", ".join(_benchmarks()))
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark")
     return parser
+
+
+def _benchmarks() -> list[str]:
+    return sorted(p.stem for p in (PROJECT_ROOT / "bench").glob("[a-z]*.py"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,9 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         return check(args.show)
     if args.command == "bench":
-        from bench.realtime import main as bench_main
-
-        return bench_main(["--out", str(args.out), "--seconds", str(args.seconds)])
+        script = PROJECT_ROOT / "bench" / f"{args.which}.py"
+        if not script.is_file():
+            print(
+                f"stage: no benchmark {args.which!r}; have: {', '.join(_benchmarks())}",
+                file=sys.stderr,
+            )
+            return 2
+        return subprocess.call([sys.executable, str(script), *args.args])
     return run(args, rehearse=args.command == "rehearse")
 
 
