@@ -2,7 +2,8 @@
 
 For 64, 128 and 256 px DCGAN-sized generators (≈3.5 M parameters) it prints fps, frame time
 p50/p99 split into inference, upload and draw, and missed frames, with MediaPipe's face mesh
-running on a moving face photograph in both loops, and writes everything to JSON.
+running on a moving face photograph in both loops (in the stage's, its own camera and face
+tracker threads), and writes everything to JSON.
 
     python bench/realtime.py [--seconds 6] [--output 640x360] [--out bench/results]
 """
@@ -16,7 +17,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -125,24 +125,16 @@ def plain_loop(size: int, seconds: float, output: tuple[int, int]) -> dict:
 # ---------------------------------------------------------------------------- the stage's loop
 
 
-class FaceLoad(threading.Thread):
-    """What the show's face source will do: face mesh on the newest camera frame, 30 fps."""
+def camera_clip(path: Path, frames: int = 300) -> Path:
+    """The performance as a webcam-like MJPG clip: the stage's own camera and face tracker
+    threads (the show's [face], performer/face_rig.py) decode and track it at 30 fps."""
+    import cv2
 
-    def __init__(self) -> None:
-        super().__init__(daemon=True, name="face")
-        self.stop = threading.Event()
-        self.times: list[float] = []
-
-    def run(self) -> None:
-        face = make_face_mesh()
-        frames = camera_frames()
-        next_at = time.perf_counter()
-        while not self.stop.is_set():
-            t0 = time.perf_counter()
-            face.process(next(frames))
-            self.times.append(time.perf_counter() - t0)
-            next_at = max(next_at + 1 / 30, time.perf_counter())
-            time.sleep(max(0.0, next_at - time.perf_counter()))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    for _, frame in zip(range(frames), camera_frames(), strict=False):
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    writer.release()
+    return path
 
 
 def stage_loop(size: int, seconds: float, output: tuple[int, int], workdir: Path) -> dict:
@@ -172,23 +164,26 @@ chain = ["grade", "trails"]
 [[scenes]]
 seed = 1
 drift = {{ speed = 0.3, amplitude = 1.0 }}
+[face]
+camera = "{camera_clip(workdir / "camera.avi").name}"
+[[face.mappings.follow]]
+feature = "x"
+direction = 1
 """)
-    face = FaceLoad()
-    face.start()
     stage = Stage(load_show(show), RunOptions(headless=True, seconds=seconds))
     try:
+        before = len(stage.face.tracker.times)
         summary = stage.run()
         infer = stage.engine.infer_times
+        face = list(stage.face.tracker.times)[before:]
         return {
             **summary,
             "engine": stage.engine.warmup,
             "infer": percentiles(infer),
-            "face": {**percentiles(face.times), "fps": round(len(face.times) / seconds, 1)},
+            "face": {**percentiles(face), "fps": round(len(face) / summary["seconds"], 1)},
         }
     finally:
-        face.stop.set()
         stage.close()
-        face.join(2)
 
 
 def main(argv: list[str] | None = None) -> int:

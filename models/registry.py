@@ -13,7 +13,7 @@ from typing import Any
 
 from torch import nn
 
-from models import dcgan
+from models import dcgan, dcgan128, dual, unet, vaegan
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,32 @@ class ModelKind:
 KINDS: dict[str, ModelKind] = {
     "dcgan": ModelKind(
         "dcgan", dcgan.DCGANConfig, {"G": dcgan.Generator, "D": dcgan.Discriminator}
+    ),
+    "dcgan128": ModelKind(
+        "dcgan128",
+        dcgan128.DCGAN128Config,
+        {"G": dcgan128.Generator, "D": dcgan128.Discriminator},
+    ),
+    # G = decoder (what the stage plays), E = encoder (live video → z), D = WGAN-GP critic
+    "vaegan": ModelKind(
+        "vaegan",
+        vaegan.VAEGANConfig,
+        {"G": vaegan.Decoder, "E": vaegan.Encoder, "D": vaegan.Critic},
+    ),
+    "wgan-unet": ModelKind(
+        "wgan-unet", unet.UNetConfig, {"G": unet.Generator, "D": unet.Critic}
+    ),
+    # G0, G1 = the two generators (one latent space, side-by-side playback), D = discriminator.
+    # Exports also store G = a copy of G0 so a single-generator stage plays them as they are.
+    "dual": ModelKind(
+        "dual",
+        dual.DualConfig,
+        {
+            "G0": dual.StyleGenerator,
+            "G1": dual.StyleGenerator,
+            "G": dual.StyleGenerator,
+            "D": dual.DualDiscriminator,
+        },
     ),
 }
 

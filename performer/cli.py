@@ -54,6 +54,11 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", metavar="WxH", help="override the show's output resolution")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--threads", type=int, help="torch threads (default: measured at warm-up)")
+    p.add_argument(
+        "--camera",
+        metavar="DEVICE|PATH",
+        help="the face camera: a device number or a video/image file (over the show's [face])",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +136,7 @@ def run(args: argparse.Namespace, rehearse: bool) -> int:
         rehearse=rehearse,
         device=args.device,
         threads=args.threads,
+        camera=args.camera,
     )
     if args.size:
         try:
@@ -212,9 +218,13 @@ def check_resources(show: Show) -> list[str]:
             problems.append(f"shaders: {name}: {e}")
     sources = [("shaders.params", show.params)]
     sources += [(f"scenes[{i}].params", sc.params) for i, sc in enumerate(show.scenes)]
+    sources += [(f"cues.order[{i}].params", st.params) for i, st in enumerate(show.cue_steps)]
+    from performer.automation import ENGINE_PARAMS
+    from performer.osc_stage import osc_problems
+
     for where, params in sources:
         for key, value in params.items():
-            spec = specs.get(key)
+            spec = specs.get(key) or ENGINE_PARAMS.get(key)
             if spec is None:
                 if key.split(".")[0] in ("upscale", *show.chain, "present"):
                     problems.append(f"{where}.{key}: the shader declares no such parameter")
@@ -225,6 +235,10 @@ def check_resources(show: Show) -> list[str]:
                     f"{where}.{key}: expected a value in [{spec.min:g}, {spec.max:g}],"
                     f" got {value:g}"
                 )
+    from performer.face_rig import check_face
+
+    problems += check_face(show)  # camera, face model, mappings, video needs an encoder
+    problems += osc_problems(show, specs)  # [[osc.map]] targets the stage does not have
     return problems
 
 

@@ -7,12 +7,14 @@ no GL, no threads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from performer.automation import AUTOMATION_ACTIONS, Automation, automate, drive
 from performer.latent import LatentState, Target, orthonormal_directions, seed_vector
+from performer.mapping import FaceControl
 from performer.show import Scene, Show
 
 
@@ -39,8 +41,20 @@ ACTIONS = {
     "hud": "toggle the HUD",
     "reload": "reload shaders from disk",
     "quit": "end the show",
+    # from OSC (performer/osc_space.py); parameters hold until the next scene change
+    "param": "set a shader or engine parameter: name, value [, ramp seconds or '8b']",
+    "tempo": "set the tempo in bpm",
+    "beat": "a beat: taps the tempo",
+    "blackout": "fade to black (1) or back (0) [, fade]",
+    "z": "set the latent anchor to a vector",
+    "offset": "set the offset along latent direction (name or 1-based number) to a value",
+    "face": "face control on (1) / off (0)",
+    "calibrate": "calibrate the face's neutral pose",
+    "record": "start (1) / stop (0) recording a take",
 }
-APP_ACTIONS = frozenset({"save", "fullscreen", "hud", "reload", "quit"})
+APP_ACTIONS = frozenset(
+    {"save", "fullscreen", "hud", "reload", "quit", "face", "calibrate", "record"}
+)
 
 
 @dataclass
@@ -50,13 +64,18 @@ class Controller:
     show: Show
     z_dims: Mapping[str, int]  # model name → latent size
     directions: Mapping[str, np.ndarray] = field(default_factory=dict)  # model → (K, dim) rows
+    direction_names: Mapping[str, Sequence[str]] = field(default_factory=dict)  # model → names
     cue_index: int = 0
     random_count: int = 0
+    face: FaceControl | None = None  # the performer's face (performer/face_rig.py sets it)
 
     def __post_init__(self) -> None:
         self.scene_index = self.show.cues[self.cue_index]
         self.latent = LatentState(self.target_for(self.scene))
         self._params_from: dict[str, float] = {}
+        self.auto = Automation(self.show.tempo)  # tempo, OSC parameter overrides, blackout
+        if self.cue_index < len(self.show.cue_steps):  # the first cue's own parameters
+            self.auto.scene_changed(self.show.cue_steps[self.cue_index].params)
         for model, dim in self.z_dims.items():
             if model not in self.directions:
                 self.directions = {
@@ -82,16 +101,28 @@ class Controller:
         seed = scene.seed if scene.seed is not None else self.scene_index
         return Target(anchor, scene.drift.speed, scene.drift.amplitude, walk_seed=seed)
 
-    def go_to_scene(self, index: int, fade: float | None = None) -> None:
+    def go_to_scene(
+        self, index: int, fade: float | str | None = None, params: Mapping | None = None
+    ) -> None:
+        """Fade to a scene; `fade` in seconds or beats ("8b"); `params` a cue step's own."""
         index %= len(self.show.scenes)
-        self._params_from = self.params()
+        seconds = None if fade is None else self.auto.seconds(fade)
+        self._params_from = self.auto.overlay(self._blend(), output=False)
+        self.auto.scene_changed(params)
         self.scene_index = index
         scene = self.scene
-        self.latent.go(self.target_for(scene), scene.fade if fade is None else fade)
+        self.latent.go(self.target_for(scene), scene.fade if seconds is None else seconds)
+        if self.face is not None:  # the scene's face mappings take over over the same fade
+            self.face.switch(scene.face, scene.fade if seconds is None else seconds)
 
     def go_to_cue(self, index: int) -> None:
         self.cue_index = index % len(self.show.cues)
-        self.go_to_scene(self.show.cues[self.cue_index])
+        steps = self.show.cue_steps
+        step = steps[self.cue_index] if self.cue_index < len(steps) else None
+        if step is None:
+            self.go_to_scene(self.show.cues[self.cue_index])
+        else:
+            self.go_to_scene(self.show.cues[self.cue_index], step.fade_arg, step.params)
 
     def apply(self, cue: Cue) -> bool:
         """Apply a cue; returns True when the app must act on it (APP_ACTIONS)."""
@@ -107,7 +138,7 @@ class Controller:
         elif a == "scene":
             ref = args[0]
             index = self.show.scene_index(ref) if isinstance(ref, str) else int(ref)
-            self.go_to_scene(index, float(args[1]) if len(args) > 1 else None)
+            self.go_to_scene(index, args[1] if len(args) > 1 else None)
         elif a == "nudge":
             dirs = self.directions[self.model]
             self.latent.nudge(dirs[int(args[0]) % len(dirs)], float(args[1]))
@@ -119,17 +150,29 @@ class Controller:
             self.latent.go(Target(anchor, t.speed, t.amplitude, t.walk_seed), fade=1.0)
         elif a == "freeze":
             self.latent.frozen = not self.latent.frozen
+        elif a in AUTOMATION_ACTIONS:
+            automate(self, a, args)
         else:
             raise ValueError(f"unknown cue action {a!r}")
         return False
 
     def step(self, dt: float) -> np.ndarray:
+        self.auto.step(dt)
+        drive(self.auto, self.latent, self.params())
         self.latent.step(dt)
+        if self.face is not None:  # the face's move, eased in and out (performer/mapping.py)
+            self.face.step(dt)
+            return self.latent.z() + self.face.offset(self.model, self.z_dims[self.model])
         return self.latent.z()
 
     def params(self) -> dict[str, float]:
-        """Shader parameters now: show defaults, overlaid by the scene's, ramped through a fade."""
-        target = {**self.show.params, **self.scene.params}
+        """Shader and engine parameters now: the scenes' blend, then OSC overrides, blackout."""
+        out = self.auto.overlay(self._blend())
+        return out if self.face is None else self.face.apply_params(out)
+
+    def _blend(self) -> dict[str, float]:
+        """Show defaults, overlaid by the scene's (and its cue's), ramped through a fade."""
+        target = {**self.show.params, **self.scene.params, **self.auto.cue_params}
         u = self.latent.fade_progress
         if u >= 1.0 or not self._params_from:
             return target

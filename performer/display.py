@@ -127,6 +127,9 @@ class Display:
         self._source_key: tuple[int, int, str] | None = None
         self._hud = Hud()
         self._hud_tex: moderngl.Texture | None = None
+        self._overlay: np.ndarray | None = None  # a small picture over the screen (rehearsal)
+        self._overlay_tex: moderngl.Texture | None = None
+        self._overlay_new = False
         self._output: moderngl.Framebuffer | None = None  # the show output, width x height
         self._screen: moderngl.Framebuffer | None = None  # headless stand-in for the window
         self._black: moderngl.Texture | None = None  # bound where a sampler has no input
@@ -334,6 +337,8 @@ class Display:
             ctx.viewport = _fit((self.width, self.height), (fw, fh))
             self._output.color_attachments[0].use(0)
             self._blit_vao.render(moderngl.TRIANGLES, vertices=3)
+        if self._overlay is not None:
+            self._draw_overlay(ctx, fw)
         if not hud:
             return
         if self._hud.update(hud):
@@ -355,6 +360,27 @@ class Display:
         ctx.disable(moderngl.BLEND)
 
     # -- read back / window ------------------------------------------------------------------
+
+    def set_overlay(self, image: np.ndarray | None) -> None:
+        """A small RGB picture (row 0 = top) drawn at the screen's bottom right after the next
+        draws, never into the show output; None removes it. Re-uploaded only when it changes."""
+        if image is not self._overlay:
+            self._overlay, self._overlay_new = image, image is not None
+
+    def _draw_overlay(self, ctx: moderngl.Context, screen_w: int) -> None:
+        image = self._overlay
+        assert image is not None
+        h, w = image.shape[:2]
+        if self._overlay_new:
+            if self._overlay_tex is None or self._overlay_tex.size != (w, h):
+                if self._overlay_tex is not None:
+                    self._overlay_tex.release()
+                self._overlay_tex = ctx.texture((w, h), 3, alignment=1)
+            self._overlay_tex.write(np.ascontiguousarray(image[::-1], np.uint8))
+            self._overlay_new = False
+        ctx.viewport = (max(0, screen_w - w - 8), 8, w, h)  # bottom right, clear of the HUD
+        self._overlay_tex.use(0)
+        self._blit_vao.render(moderngl.TRIANGLES, vertices=3)
 
     def read_pixels(self) -> np.ndarray:
         """The show output without HUD: (height, width, 3) uint8 RGB, row 0 = top."""
@@ -490,6 +516,7 @@ class Display:
         for obj in (
             self._source_tex,
             self._hud_tex,
+            self._overlay_tex,
             self._black,
             self._blit_vao,
             self._blit,

@@ -20,6 +20,7 @@ import torch
 
 from models.checkpoint import CheckpointError, Loaded, load_checkpoint
 from models.seed import is_seed, make_seed_checkpoint
+from performer.video import mix_video
 
 log = logging.getLogger("stage.engine")
 
@@ -77,9 +78,15 @@ class Engine:
             if self.device.type == "cpu":
                 g = g.to(memory_format=torch.channels_last)
             self.generators[name] = g
+        self.encoders = {  # VAE-GAN encoders: live video through the model (performer/video.py)
+            name: m.parts["E"].to(self.device, self.dtype)
+            for name, m in models.items()
+            if "E" in m.parts
+        }
+        self._sizes: dict[str, int] = {}  # each generator's output size: its encoder's input
         self.z_dims = {name: int(m.generator.z_dim) for name, m in models.items()}
         self._cond = threading.Condition()
-        self._request: tuple[str, np.ndarray, int] | None = None
+        self._request: tuple[str, np.ndarray, int, tuple | None] | None = None
         self._latest: Frame | None = None
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -92,10 +99,23 @@ class Engine:
 
     # -- synchronous decoding
     @torch.inference_mode()
-    def generate(self, model: str, z: np.ndarray) -> np.ndarray:
+    def generate(
+        self, model: str, z: np.ndarray, video: tuple[np.ndarray, float] | None = None
+    ) -> np.ndarray:
+        """Decode z; with `video` (an RGB picture, mix 0 … 1) and an encoder, z is first moved
+        toward the picture's code."""
         g = self.generators[model]
         zt = torch.from_numpy(np.ascontiguousarray(z, np.float32)).to(self.device, self.dtype)
-        x = g(zt.view(1, -1))[0]
+        zt = zt.view(1, -1)
+        if video is not None and model in self.encoders and model in self._sizes:
+            try:
+                zt = mix_video(self.encoders[model], zt, video, self._sizes[model])
+            except Exception as e:  # the show goes on without video
+                if self.error is None:
+                    log.error("video through %s failed: %s (decoding without it)", model, e)
+                self.error = f"{model} video: {e}"
+        x = g(zt)[0]
+        self._sizes[model] = int(x.shape[-1])
         img = ((x.float() + 1.0) * 127.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0)
         return img.contiguous().cpu().numpy()
 
@@ -151,10 +171,12 @@ class Engine:
             self._thread = threading.Thread(target=self._run, name="engine", daemon=True)
             self._thread.start()
 
-    def submit(self, model: str, z: np.ndarray, stamp: int) -> None:
+    def submit(
+        self, model: str, z: np.ndarray, stamp: int, video: tuple[np.ndarray, float] | None = None
+    ) -> None:
         """Ask for z to be decoded; replaces any request not yet started (latest wins)."""
         with self._cond:
-            self._request = (model, np.array(z, np.float32), stamp)
+            self._request = (model, np.array(z, np.float32), stamp, video)
             self._cond.notify()
 
     def latest(self) -> Frame | None:
@@ -172,14 +194,14 @@ class Engine:
                     self._cond.wait()
                 if self._stop:
                     return
-                model, z, stamp = self._request
+                model, z, stamp, video = self._request
                 self._request = None
             if self._apply_threads is not None:
                 set_threads(self._apply_threads)
                 self._apply_threads = None
             t0 = time.perf_counter()
             try:
-                image = self.generate(model, z)
+                image = self.generate(model, z, video)
             except Exception as e:  # an error is a value: the show keeps the last frame
                 if self.error is None:
                     log.error("generator %s failed: %s (showing the last good frame)", model, e)

@@ -83,6 +83,8 @@ class LatentState:
         self.walk = Walk.for_seed(target.walk_seed, self.dim)
         self.phase = 0.0
         self.frozen = False
+        self.rate: float | None = None  # drift phase rate overriding the target's speed (tempo)
+        self.amplitude_scale = 1.0  # × the target's drift amplitude (automation)
         self.offset = np.zeros(self.dim, np.float32)  # nudges along directions, from keys/OSC
         self._from: np.ndarray | None = None
         self._fade = 0.0
@@ -91,7 +93,8 @@ class LatentState:
     # -- reading
     def target_z(self) -> np.ndarray:
         t = self.target
-        drift = t.amplitude * self.walk.at(self.phase) if t.amplitude > 0 else 0.0
+        amplitude = t.amplitude * self.amplitude_scale
+        drift = amplitude * self.walk.at(self.phase) if amplitude > 0 else 0.0
         return (t.anchor + drift + self.offset).astype(np.float32)
 
     def z(self) -> np.ndarray:
@@ -110,7 +113,7 @@ class LatentState:
     def step(self, dt: float) -> None:
         dt = max(float(dt), 0.0)
         if not self.frozen:
-            self.phase += self.target.speed * dt
+            self.phase += (self.target.speed if self.rate is None else self.rate) * dt
         if self._from is not None:
             self._elapsed += dt
             if self._elapsed >= self._fade:

@@ -20,7 +20,9 @@ import numpy as np
 from performer.control import Controller, Cue
 from performer.display import Display
 from performer.engine import Engine, open_model
+from performer.face_rig import FaceRig, open_face
 from performer.latent import orthonormal_directions
+from performer.osc_stage import OscLink, direction_addresses, take_path
 from performer.record import EventLog, Recorder
 from performer.show import Scene, Show, save_preset
 from performer.sources.keyboard import KEY_HELP, Keyboard
@@ -40,6 +42,7 @@ class RunOptions:
     threads: int | None = None
     width: int | None = None
     height: int | None = None
+    camera: str | None = None  # --camera: a device number or a file, over the show's [face]
 
 
 @dataclass
@@ -147,6 +150,8 @@ class Stage:
         self.display: Display | None = None
         self.recorder: Recorder | None = None
         self.events: EventLog | None = None
+        self.face: FaceRig | None = None
+        self.osc: OscLink | None = None
         try:
             self._open()
         except BaseException:
@@ -168,6 +173,9 @@ class Stage:
             else:
                 directions[name] = orthonormal_directions(dim, show.rehearsal.directions)
         self.controller = Controller(show, self.engine.z_dims, directions)
+        self.controller.direction_names = {
+            name: list(m.directions)[: show.rehearsal.directions] for name, m in models.items()
+        }
         self.keyboard = Keyboard(show.rehearsal.nudge, show.rehearsal.directions)
         out = show.output
         self.size = (opts.width or out.width, opts.height or out.height)
@@ -192,6 +200,10 @@ class Stage:
         self.last_cue_t = 0.0
         self._hud: list[str] = []
         self._hud_at = -1.0
+        self.face = open_face(self, models)  # camera, tracker, mappings; None without [face]
+        if show.osc.enabled:  # never fails the show: a busy port is logged, OSC stays off
+            dirs = direction_addresses(self.controller, show.rehearsal.directions)
+            self.osc = OscLink(show, self.controller, self.display.param_specs, dirs)
 
     # -- cues
     def apply(self, cue: Cue, t: float) -> bool:
@@ -202,10 +214,10 @@ class Stage:
             self.last_cue_t = t
         try:
             if not self.controller.apply(cue):
-                if cue.action not in ("nudge",):
+                if cue.action not in ("nudge", "param", "offset", "z", "beat"):
                     self.message = f"{cue.action} {' '.join(map(str, cue.args))}".strip()
                 return True
-        except (ValueError, IndexError, KeyError, StopIteration) as e:
+        except (ValueError, TypeError, IndexError, KeyError, StopIteration) as e:
             self.message = f"ignored cue {cue.action} {cue.args}: {e}"
             log.warning(self.message)
             return True
@@ -222,7 +234,22 @@ class Stage:
                 log.error("%s", e)
         elif cue.action == "save":
             self.save_point()
+        elif cue.action == "record":
+            self.set_recording(bool(cue.args[0]) if cue.args else self.recorder is None)
+        elif cue.action in ("face", "calibrate"):
+            self.message = self.face.cue(cue.action, cue.args) if self.face else "no [face] here"
         return True
+
+    def set_recording(self, on: bool) -> None:
+        """Start a take (a new file, see osc_stage.take_path) or finalize the current one."""
+        if on and self.recorder is None:
+            path = take_path(self.opts.record, self.show.path)
+            self.recorder = Recorder(path, self.show.output.fps, self.size)
+            self.message = f"recording {path}"
+        elif not on and self.recorder is not None:
+            self.recorder.close()
+            self.message, self.recorder = f"recorded {self.recorder.path}", None
+        log.info(self.message)
 
     def save_point(self) -> None:
         c = self.controller
@@ -238,6 +265,7 @@ class Stage:
             drift=c.scene.drift,
             fade=c.scene.fade,
             params=dict(c.scene.params),
+            face=c.scene.face,
         )
         save_preset(self.show.rehearsal.presets, scene)
         self.show = dataclasses.replace(self.show, scenes=self.show.scenes + (scene,))
@@ -266,8 +294,12 @@ class Stage:
                 + (f"  ERROR {self.engine.error}" if self.engine.error else ""),
                 self.message,
             ]
+            if self.face:
+                self._hud += self.face.hud_lines()
             if self.opts.rehearse:
                 self._hud += KEY_HELP.splitlines()
+            if self.osc:
+                self._hud += self.osc.hud_lines()
         return self._hud
 
     # -- the loop
@@ -303,17 +335,22 @@ class Stage:
                 cues = self.keyboard.events(display.poll()) + self.keyboard.frame(dt)
                 if self.show.follow and t - self.last_cue_t >= self.show.follow:
                     cues.append(Cue("next", (), "follow"))
+                if self.osc:  # right before the latent is stepped: shown in this very frame
+                    cues += self.osc.drain()
                 if display.should_close() or not all(self.apply(q, t) for q in cues):
                     break
+                if self.face:  # the newest face reading, before the latent steps
+                    self.face.frame(t, display, self.hud_on)
                 z = c.step(dt)
+                video = self.face.video(c.params()) if self.face else None
                 infer = 0.0
                 if opts.offline:
                     t0 = time.perf_counter()
-                    image = engine.generate(c.model, z)
+                    image = engine.generate(c.model, z, video)
                     infer = time.perf_counter() - t0
                     self.stats.fresh += 1
                 else:
-                    engine.submit(c.model, z, frame)
+                    engine.submit(c.model, z, frame, video)
                     latest = engine.latest()
                     if latest is not None:
                         image = latest.image
@@ -324,6 +361,8 @@ class Stage:
                 if self.recorder:
                     self.recorder.write(display.read_pixels())
                 display.present()
+                if self.osc:
+                    self.osc.presented(c, self.face, recording=self.recorder is not None)
                 now = time.perf_counter()
                 self.stats.add(
                     now - top,
@@ -353,7 +392,7 @@ class Stage:
         return summary
 
     def close(self) -> None:
-        for part in (self.recorder, self.events, self.engine, self.display):
+        for part in (self.face, self.osc, self.recorder, self.events, self.engine, self.display):
             if part is not None:
                 try:
                     part.close()

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from performer.show_face import FaceSpec, read_face, read_scene_face
+from performer.show_osc import CueStep, OscSpec, read_cue_step, read_osc
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SHADER_DIR = PROJECT_ROOT / "shaders"
 DEFAULT_SHOW = PROJECT_ROOT / "show.toml"
@@ -65,6 +68,7 @@ class Scene:
     drift: Drift = Drift()
     fade: float = 2.0
     params: Mapping[str, float] = field(default_factory=dict)
+    face: str | None = None  # its face mapping set; None: [face] mapping; "": none (show_face)
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,10 @@ class Show:
     cues: tuple[int, ...]  # indices into scenes, in performance order
     rehearsal: Rehearsal
     follow: float = 0.0  # seconds after a cue to go to the next by itself; 0 = wait for a cue
+    cue_steps: tuple[CueStep, ...] = ()  # per cue: its scene, fade and parameters (show_osc)
+    tempo: float = 120.0  # beats per minute until OSC sets or taps another
+    osc: OscSpec = OscSpec()
+    face: FaceSpec | None = None  # the performer's face: camera, tracker, mappings (show_face)
 
     def model(self, name: str) -> ModelSpec:
         return next(m for m in self.models if m.name == name)
@@ -254,7 +262,11 @@ def show_from_dict(
     problems: list[str] = [] if collect is None else collect
     r = _Reader(_Lines(text), problems)
     base = path.parent
-    r.unknown(data, "", {"show", "models", "output", "shaders", "scenes", "cues", "rehearsal"})
+    r.unknown(
+        data,
+        "",
+        {"show", "models", "output", "shaders", "scenes", "cues", "rehearsal", "osc", "face"},
+    )
 
     meta = r.table(data.get("show", {}), "show")
     r.unknown(meta, "show", {"title"})
@@ -320,7 +332,8 @@ def show_from_dict(
         )
 
     cue_table = r.table(data.get("cues", {}), "cues")
-    r.unknown(cue_table, "cues", {"order", "follow"})
+    r.unknown(cue_table, "cues", {"order", "follow", "tempo"})
+    tempo = r.get(cue_table, "cues", "tempo", "number", 120.0, lo=20, hi=999)
     follow = r.get(cue_table, "cues", "follow", "number", 0.0, lo=0, hi=86400)
     order = cue_table.get("order", list(range(len(scenes))))
     cues: list[int] = []
@@ -329,11 +342,18 @@ def show_from_dict(
             "cues.order", f"expected an array of scene names or indices, got {_describe(order)}"
         )
         order = []
+    steps: list[CueStep] = []
     for i, ref in enumerate(order):
-        if isinstance(ref, str) and ref in names:
+        if isinstance(ref, dict):  # { scene = ..., fade = ... | beats = ..., params = {...} }
+            if step := read_cue_step(r, ref, f"cues.order[{i}]", names):
+                cues.append(step.scene)
+                steps.append(step)
+        elif isinstance(ref, str) and ref in names:
             cues.append(names.index(ref))
+            steps.append(CueStep(cues[-1]))
         elif isinstance(ref, int) and not isinstance(ref, bool) and 0 <= ref < len(scenes):
             cues.append(ref)
+            steps.append(CueStep(ref))
         else:
             r.problem(f"cues.order[{i}]", f"no scene {ref!r}; scenes are: {', '.join(names)}")
     if scenes and not cues and not order:
@@ -349,6 +369,9 @@ def show_from_dict(
     )
     if rehearsal.presets == path:
         r.problem("rehearsal.presets", "must not be the show file itself (it is never overwritten)")
+    osc = read_osc(r, data.get("osc", {}))
+    faces = [(i, s.face) for i, s in enumerate(scenes)]
+    face = read_face(r, data.get("face"), base, faces, names)
 
     if problems and collect is None:
         raise ShowError(path, problems)
@@ -370,13 +393,17 @@ def show_from_dict(
         tuple(cues),
         rehearsal,
         follow,
+        tuple(steps),
+        tempo,
+        osc,
+        face,
     )
 
 
 def _scene(r: _Reader, sc: Any, i: int, model_names: list[str]) -> Scene:
     p = f"scenes[{i}]"
     sc = r.table(sc, p)
-    r.unknown(sc, p, {"name", "model", "seed", "z", "drift", "fade", "params"})
+    r.unknown(sc, p, {"name", "model", "seed", "z", "drift", "fade", "params", "face"})
     name = r.get(sc, p, "name", "string", f"scene {i + 1}")
     model = r.get(sc, p, "model", "string", model_names[0] if model_names else "")
     if model and model_names and model not in model_names:
@@ -407,7 +434,8 @@ def _scene(r: _Reader, sc: Any, i: int, model_names: list[str]) -> Scene:
         amplitude=r.get(dr, f"{p}.drift", "amplitude", "number", 0.0, lo=0, hi=10),
     )
     fade = r.get(sc, p, "fade", "number", 2.0, lo=0, hi=3600)
-    return Scene(name, model, seed, z, drift, fade, r.params(sc.get("params", {}), f"{p}.params"))
+    params = r.params(sc.get("params", {}), f"{p}.params")
+    return Scene(name, model, seed, z, drift, fade, params, read_scene_face(r, sc, p))
 
 
 def _presets(path: Path, model_names: list[str], taken: list[str]) -> list[Scene]:
@@ -449,6 +477,8 @@ def scene_to_toml(scene: Scene) -> str:
     if scene.params:
         inner = ", ".join(f"{_toml_str(k)} = {v:g}" for k, v in scene.params.items())
         lines.append(f"params = {{ {inner} }}")
+    if scene.face is not None:
+        lines.append(f"face = {_toml_str(scene.face) if scene.face else 'false'}")
     return "\n".join(lines) + "\n"
 
 

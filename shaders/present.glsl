@@ -6,7 +6,9 @@ in vec2 v_uv;
 out vec4 f_color;
 
 uniform sampler2D u_source;
+uniform float master;  // @param default=1.0 min=0.0 max=1.0
 
 void main() {
-    f_color = vec4(texture(u_source, v_uv).rgb, 1.0);
+    // master: the output's brightness; OSC /stage/blackout fades it to 0 and back.
+    f_color = vec4(texture(u_source, v_uv).rgb * master, 1.0);
 }

@@ -22,6 +22,8 @@ PRESS_KEYS: dict[str, tuple[str, tuple]] = {
     "n": ("random", ()),
     "space": ("freeze", ()),
     "p": ("save", ()),
+    "c": ("calibrate", ()),  # the performer's neutral face (performer/face_rig.py)
+    "v": ("face", ()),  # face control on / off
     "f11": ("fullscreen", ()),
     "f1": ("hud", ()),
     "f5": ("reload", ()),
@@ -37,6 +39,7 @@ rehearsal keys
   a s d f g h j k       hold: move - along latent directions 1 ... 8
   space                 freeze / unfreeze drift
   p                     save the current point as a scene in the presets file
+  c                     calibrate the neutral face   v   face control on / off
   f1  HUD   f5  reload shaders   f11  fullscreen   escape  quit"""
 
 

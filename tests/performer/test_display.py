@@ -252,7 +252,8 @@ def test_param_specs_cover_the_chain(display: Display) -> None:
     assert specs["grade.saturation"] == ParamSpec(1.0, 0.0, 3.0)
     assert specs["trails.decay"] == ParamSpec(0.0, 0.0, 0.99)
     assert all(s.min <= s.default <= s.max for s in specs.values())
-    assert {k.split(".")[0] for k in specs} == {"upscale", "grade", "trails"}
+    assert specs["present.master"] == ParamSpec(1.0, 0.0, 1.0)  # the blackout fader
+    assert {k.split(".")[0] for k in specs} == {"upscale", "grade", "trails", "present"}
 
 
 # --- shader files -----------------------------------------------------------------------------

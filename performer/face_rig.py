@@ -1,0 +1,341 @@
+"""The face in a running show: camera → tracker → features → `FaceControl`, once a frame.
+
+`open_face` builds it for a `Stage` (or returns None when the show has no `[face]`); the rig
+feeds the controller, answers the face cues (toggle, calibrate), draws the rehearsal preview
+and HUD lines, and hands the engine camera frames for video mode. `check_face` is
+`stage check`'s part.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from performer.features import FeaturePipeline
+from performer.mapping import OFF, FaceControl, FaceMapping, ParamRange, unit
+from performer.show_face import FaceSpec
+from performer.sources.camera import Camera, describe, open_capture, parse_source
+from performer.sources.face import FaceTracker, backend_factory
+
+log = logging.getLogger("stage.face")
+
+VIDEO_MIX = "video.mix"  # the engine parameter: 0 the face-driven latent … 1 the camera's
+_PC = re.compile(r"^(?:pc|principal)[_\-]?(\d+)$", re.IGNORECASE)
+PREVIEW_WIDTH = 224
+
+
+def principal_names(names: list[str]) -> list[str]:
+    """A checkpoint's principal directions ("pc1", "pc_2", "principal3" …) in order."""
+    found = [(int(m.group(1)), n) for n in names if (m := _PC.match(n))]
+    return [n for _, n in sorted(found)]
+
+
+def make_resolver(controller: Any, named: Mapping[str, Mapping[str, np.ndarray]]):
+    """Latent vectors for mappings: named and principal directions (unit length, from the
+    checkpoint), numbered ones (the controller's nudge directions), scene-to-scene vectors."""
+
+    def resolve(m: FaceMapping, model: str) -> np.ndarray | None:
+        dirs = named.get(model, {})
+        if m.target == "direction" and isinstance(m.ref, str):
+            return unit(dirs[m.ref]) if m.ref in dirs else None
+        if m.target == "direction":
+            rows = controller.directions.get(model)
+            return rows[m.ref - 1] if rows is not None and m.ref <= len(rows) else None
+        if m.target == "principal":
+            pcs = principal_names(list(dirs))
+            return unit(dirs[pcs[m.ref - 1]]) if m.ref <= len(pcs) else None
+        if m.target == "scenes":
+            a, b = (controller.show.scene_index(n) for n in m.ref)
+            return (
+                controller.target_for(controller.show.scenes[b]).anchor
+                - controller.target_for(controller.show.scenes[a]).anchor
+            )
+        return None
+
+    return resolve
+
+
+class FaceRig:
+    """Owns the camera and tracker threads; everything else runs on the main thread."""
+
+    def __init__(
+        self,
+        spec: FaceSpec,
+        control: FaceControl,
+        *,
+        camera: int | str | Path | None = None,
+        events: Any = None,
+        tracker: FaceTracker | None = None,
+    ) -> None:
+        self.spec, self.control, self.events = spec, control, events
+        source = parse_source(camera) if camera is not None else spec.camera
+        self.camera: Camera | None = None
+        self.tracker: FaceTracker | None = tracker
+        if tracker is None:
+            self.camera = Camera(
+                source,
+                width=spec.width,
+                height=spec.height,
+                fps=spec.fps,
+                loop=spec.loop,
+                mirror=spec.mirror,
+            ).start()
+            self.tracker = FaceTracker(
+                self.camera, backend_factory(spec.model, spec.refine), stall_s=spec.stall
+            ).start()
+        self.pipeline = FeaturePipeline(spec.filters)
+        self.features: dict[str, float] | None = None  # smoothed, while the face is present
+        self.sample = None  # the latest FaceSample used
+        self.consumed: list[tuple[float, float]] = []  # (capture t, consumed at): latency
+        self._seen: float | None = None
+        self._preview: np.ndarray | None = None
+        self._preview_index = -1
+        self.message = ""
+
+    @property
+    def present(self) -> bool:
+        return self.features is not None
+
+    def frame(self, t: float, display: Any = None, preview: bool = False) -> None:
+        """Once a frame, before the controller steps: the newest face reading in; with
+        `preview`, the camera picture with landmarks goes to the display's overlay."""
+        now = time.perf_counter()
+        s = self.tracker.latest() if self.tracker else None
+        if s is not None and (self.sample is None or s.index != self.sample.index):
+            self.sample = s
+            if s.raw is not None:
+                if self._seen is None and self.control.level == 0.0:
+                    self.pipeline.reset()  # back after a loss: start the filters afresh
+                values = self.pipeline.update(s.raw, s.t)
+                self._seen = s.t
+                self.consumed.append((s.t, now))
+                del self.consumed[:-2000]
+                if self.events is not None:
+                    self.events.log(t, "face", **{k: round(v, 4) for k, v in values.items()})
+        if self._seen is not None and now - self._seen > self.spec.lost_after:
+            self._seen = None
+            if self.events is not None:
+                self.events.log(t, "face", lost=True)
+        self.features = self.pipeline.values if self._seen is not None else None
+        self.control.observe(self.features)
+        if display is not None and hasattr(display, "set_overlay"):
+            display.set_overlay(self.preview() if preview else None)
+
+    # -- cues
+    def cue(self, action: str, args: tuple) -> str:
+        """ "face" [0|1] (no argument: toggle) and "calibrate"; returns a line for the HUD."""
+        if action == "calibrate":
+            if self.pipeline.calibrate():
+                self.message = "face: neutral pose calibrated"
+            else:
+                self.message = "face: no face to calibrate on"
+            log.info(self.message)
+            return self.message
+        on = None if not args else bool(float(args[0]))
+        self.message = f"face control {'on' if self.control.toggle(on) else 'off'}"
+        return self.message
+
+    # -- rehearsal
+    def hud_lines(self) -> list[str]:
+        c, f = self.control, self.features
+        cam = self.camera
+        state = f"camera {cam.name} {cam.state}" if cam else "camera (external)"
+        tr = self.tracker
+        times = sorted(list(tr.times)[-60:]) if tr else []
+        ms = f"{times[len(times) // 2] * 1000:.1f} ms" if times else "-"
+        lines = [
+            f"face {'on' if c.enabled else 'OFF'} level {c.level:.2f}"
+            f"  set {c.active or '(none)'}  {state}  tracker {ms}"
+            + (f"  restarts {tr.restarts}" if tr and tr.restarts else ""),
+        ]
+        if f is None:
+            lines.append("  no face" + (" (holding last, easing out)" if c.level > 0 else ""))
+        else:
+            lines.append(
+                f"  yaw {f['yaw']:+4.0f} pitch {f['pitch']:+4.0f} roll {f['roll']:+4.0f}"
+                f"  x {f['x']:+.2f} y {f['y']:+.2f} size {f['size']:+.2f}"
+            )
+            lines.append(
+                f"  mouth {f['mouth_open']:.2f} smile {f['smile']:+.2f}"
+                f" eyes {f['eye_l']:.2f}/{f['eye_r']:.2f} brow {f['brow']:+.2f}"
+            )
+        outs = c.outputs(c.active) if c.active != OFF else []
+        if outs:
+            lines.append("  " + "  ".join(f"{m.label} {v:+.2f}" for m, v in outs[:4]))
+        return lines
+
+    def preview(self) -> np.ndarray | None:
+        """A small RGB picture of the camera with the landmarks drawn on it (cached)."""
+        frame = self.camera.latest() if self.camera else None
+        if frame is None:
+            return None
+        if frame.index == self._preview_index and self._preview is not None:
+            return self._preview
+        h, w = frame.image.shape[:2]
+        pw = PREVIEW_WIDTH
+        ph = max(1, round(h * pw / w))
+        img = cv2.resize(frame.image, (pw, ph), interpolation=cv2.INTER_AREA)
+        s = self.sample
+        if s is not None and s.landmarks is not None and self.features is not None:
+            xy = (s.landmarks[:, :2] * (pw, ph)).astype(np.int32)
+            ok = (xy[:, 0] >= 0) & (xy[:, 0] < pw) & (xy[:, 1] >= 0) & (xy[:, 1] < ph)
+            img[xy[ok, 1], xy[ok, 0]] = (80, 255, 120)
+        self._preview, self._preview_index = img, frame.index
+        return img
+
+    # -- video through the VAE
+    def video(self, params: Mapping[str, float]) -> tuple[np.ndarray, float] | None:
+        """(camera crop, mix) for the engine when the show asks for video, else None."""
+        mix = float(params.get(VIDEO_MIX, 0.0))
+        frame = self.camera.latest() if self.camera else None
+        if mix <= 0.0 or frame is None:
+            return None
+        marks = self.sample.landmarks if self.sample is not None else None
+        return crop(frame.image, marks if self.spec.video_crop == "face" else None), min(mix, 1.0)
+
+    def close(self) -> None:
+        for part in (self.tracker, self.camera):
+            if part is not None:
+                part.close()
+
+
+def crop(image: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray:
+    """A square around the face (1.6 × its height), or the centre square of the frame."""
+    h, w = image.shape[:2]
+    if landmarks is not None:
+        xy = landmarks[:, :2] * (w, h)
+        (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+        side = int(max(x1 - x0, y1 - y0) * 1.6)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    else:
+        side, cx, cy = min(w, h), w / 2, h / 2
+    side = max(8, min(side, w, h))
+    left = int(min(max(cx - side / 2, 0), w - side))
+    top = int(min(max(cy - side / 2, 0), h - side))
+    return image[top : top + side, left : left + side]
+
+
+def open_face(stage: Any, models: Mapping[str, Any]) -> FaceRig | None:
+    """The face for a Stage: its controller gets a FaceControl, the Stage a running FaceRig."""
+    spec: FaceSpec | None = getattr(stage.show, "face", None)
+    camera = getattr(stage.opts, "camera", None)
+    if spec is None:
+        if camera is None:
+            return None
+        log.warning("--camera %s: the show has no [face] section, the face steers nothing", camera)
+        spec = FaceSpec()
+    named = {
+        name: {k: v.numpy() for k, v in getattr(m, "directions", {}).items()}
+        for name, m in models.items()
+    }
+    ranges = {k: ParamRange(s.default, s.min, s.max) for k, s in stage.display.param_specs.items()}
+    try:
+        from performer.automation import ENGINE_PARAMS
+
+        ranges.update({k: ParamRange(s.default, s.min, s.max) for k, s in ENGINE_PARAMS.items()})
+    except ImportError:
+        pass
+    control = FaceControl(
+        spec.mappings,
+        spec.mapping,
+        make_resolver(stage.controller, named),
+        ease_in=spec.ease_in,
+        ease_out=spec.ease_out,
+        params=ranges,
+        enabled=spec.enabled,
+    )
+    control.switch(stage.controller.scene.face, 0.0)
+    stage.controller.face = control
+    return FaceRig(spec, control, camera=camera, events=stage.events)
+
+
+def check_face(show: Any) -> list[str]:
+    """`stage check`: the camera source opens, the model file exists, every mapping resolves
+    in every checkpoint that plays it, and video scenes have an encoder."""
+    from models.checkpoint import CheckpointError
+    from performer.engine import open_model
+
+    spec: FaceSpec | None = getattr(show, "face", None)
+    problems: list[str] = []
+    loaded = {}
+    for m in show.models:
+        with contextlib.suppress(CheckpointError):  # reported by the checkpoint check
+            loaded[m.name] = open_model(m.checkpoint)
+    video = [(i, sc) for i, sc in enumerate(show.scenes) if sc.params.get(VIDEO_MIX, 0) > 0]
+    if show.params.get(VIDEO_MIX, 0) > 0:
+        video = list(enumerate(show.scenes))
+    for i, sc in video:
+        if sc.model in loaded and "E" not in loaded[sc.model].parts:
+            problems.append(
+                f"scenes[{i}]: video mode ({VIDEO_MIX} > 0) needs a VAE-GAN checkpoint with an"
+                f" encoder; {loaded[sc.model].path.name} ({loaded[sc.model].kind}) has none"
+            )
+    if spec is None:
+        return problems
+    if isinstance(spec.camera, Path):
+        try:
+            cap, _ = open_capture(spec.camera, spec.width, spec.height, spec.fps, False)
+            ok, _ = cap.read()
+            cap.release()
+            if not ok:
+                problems.append(f"face.camera: {spec.camera}: no frame could be read")
+        except OSError as e:
+            problems.append(f"face.camera: {e}")
+    else:
+        log.info("face.camera: %s is opened when the show starts", describe(spec.camera))
+    if spec.model is not None and not spec.model.is_file():
+        problems.append(f"face.model: no such file {spec.model}")
+    default = spec.mapping if spec.mapping is not None else next(iter(spec.mappings), None)
+    params = _param_names(show)
+    for name, maps in spec.mappings.items():
+        users = {s.model for s in show.scenes if (default if s.face is None else s.face) == name}
+        for j, m in enumerate(maps):
+            where = f"face.mappings.{name}[{j}]"
+            if m.target == "param" and params is not None and m.ref not in params:
+                problems.append(f"{where}.param: no parameter {m.ref!r} in the shader chain")
+            for model in sorted(users & set(loaded)):
+                error = _unresolved(m, loaded[model], show.rehearsal.directions)
+                if error:
+                    problems.append(f"{where}: {error} (model {model!r})")
+    return problems
+
+
+def _param_names(show: Any) -> set[str] | None:
+    from performer.shaders import shader_params
+
+    names: set[str] = set()
+    try:
+        for program in ("upscale", *show.chain, "present"):
+            names |= {f"{program}.{k}" for k in shader_params(program, show.shader_dir)}
+    except Exception:
+        return None  # the shader check reports it
+    try:
+        from performer.automation import ENGINE_PARAMS
+
+        names |= set(ENGINE_PARAMS)
+    except ImportError:
+        pass
+    return names | {VIDEO_MIX}
+
+
+def _unresolved(m: FaceMapping, loaded: Any, keys: int) -> str | None:
+    names = list(loaded.directions)
+    if m.target == "direction" and isinstance(m.ref, str) and m.ref not in names:
+        have = ", ".join(names) if names else "none (run the latent analysis)"
+        return f"no direction {m.ref!r} in {loaded.path.name}; it has: {have}"
+    if m.target == "direction" and isinstance(m.ref, int) and m.ref > keys:
+        return f"direction {m.ref}: the show has {keys} numbered directions (rehearsal.directions)"
+    if m.target == "principal" and m.ref > len(principal_names(names)):
+        return (
+            f"principal direction {m.ref}: {loaded.path.name} has"
+            f" {len(principal_names(names))} (named pc1, pc2, … by the latent analysis)"
+        )
+    return None

@@ -1,0 +1,189 @@
+"""The Stage's OSC link: receiver, address space and feedback, drained and told once a frame.
+
+`Stage` calls `drain()` right before it steps the latent (so a cue shows in the very next
+frame) and `presented()` after each frame; this module keeps that to a few lines there.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from performer.control import Controller, Cue
+from performer.feedback import Feedback
+from performer.osc_space import AddressSpace
+from performer.shaders import ParamSpec
+from performer.show import Show
+from performer.sources.osc import Dispatcher, Inbox, OscReceiver
+
+log = logging.getLogger("stage.osc")
+
+
+class OscLink:
+    """Everything OSC for one run of a show. Opening never fails the show: a port in use or a
+    bad mapping is logged and the show goes on without it."""
+
+    def __init__(
+        self,
+        show: Show,
+        controller: Controller,
+        params: Mapping[str, ParamSpec],
+        directions: Sequence[str],
+    ) -> None:
+        spec = show.osc
+        self.spec = spec
+        self.space = AddressSpace(
+            scenes=lambda: [s.name for s in controller.show.scenes],
+            cue_count=lambda: len(controller.show.cues),
+            params=params,
+            directions=directions,
+            maps=spec.maps,
+        )
+        for problem in self.space.problems:
+            log.error("OSC: %s (mapping skipped)", problem)
+        self.inbox = Inbox()
+        self.dispatcher = Dispatcher(self.space, self.inbox, spec.max_packet)
+        self.receiver: OscReceiver | None = None
+        try:
+            self.receiver = OscReceiver(
+                self.dispatcher, spec.host, spec.port, spec.allow, spec.network
+            )
+            log.info("OSC: listening on %s:%d", *self.receiver.address)
+        except OSError as e:
+            log.error(
+                "OSC: cannot listen on %s:%d (%s); the show goes on without OSC in",
+                spec.host,
+                spec.port,
+                e.strerror or e,
+            )
+        self.feedback = (
+            Feedback(spec.feedback_host, spec.feedback_port, spec.face_features, spec.faceosc)
+            if spec.feedback
+            else None
+        )
+        self._pending: list[float] = []
+        self.latency: deque[float] = deque(maxlen=20000)  # receive → presented, seconds
+        self._presents: deque[float] = deque(maxlen=61)
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        return self.receiver.address if self.receiver else None
+
+    def drain(self, now: float | None = None) -> list[Cue]:
+        """The cues due now (perf_counter clock), latest value per continuous target."""
+        items, coalesced = self.inbox.drain(time.perf_counter() if now is None else now)
+        self.dispatcher.counts["coalesced"] += coalesced
+        self._pending += [received for _, received in items]
+        return [cue for cue, _ in items]
+
+    def presented(
+        self,
+        controller: Controller,
+        face: Any = None,
+        recording: bool = False,
+        now: float | None = None,
+    ) -> None:
+        """After a frame is presented: cue latencies, then feedback. `face` is anything with
+        `present` and `features` (a plain dict of name → float), e.g. face_rig.FaceRig."""
+        now = time.perf_counter() if now is None else now
+        for received in self._pending:
+            self.latency.append(now - received)
+        self._pending.clear()
+        self._presents.append(now)
+        if self.feedback is None:
+            return
+        span = self._presents[-1] - self._presents[0]
+        fps = (len(self._presents) - 1) / span if span > 0 else 0.0
+        c = controller
+        self.feedback.state(
+            c.scene_index,
+            c.scene.name,
+            c.cue_index,
+            tempo=round(c.auto.tempo.bpm, 2),
+            blackout=int(c.auto.blacked_out),
+            record=int(recording),
+        )
+        self.feedback.fps(fps)
+        if face is not None:
+            self.feedback.face(bool(face.present), getattr(face, "features", None))
+
+    def hud_lines(self, now: float | None = None) -> list[str]:
+        """The HUD's OSC block: where it listens, counts, and the last messages."""
+        now = time.perf_counter() if now is None else now
+        d = self.dispatcher
+        where = f"{self.address[0]}:{self.address[1]}" if self.address else "OFF (port in use?)"
+        counts = d.counts
+        drops = ", ".join(
+            f"{k} {counts[k]}"
+            for k in ("malformed", "unknown", "bad_args", "denied", "oversize", "overflow")
+            if counts[k]
+        )
+        lines = [
+            f"osc {where}  {counts['messages']} msgs  dropped {d.dropped()}"
+            + (f" ({drops})" if drops else "")
+        ]
+        for t, _sender, address, args in list(d.recent)[::-1][:4]:
+            shown = " ".join(_short(a) for a in args[:6]) + (" …" if len(args) > 6 else "")
+            lines.append(f"  {now - t:5.1f}s ago  {address} {shown}".rstrip())
+        return lines
+
+    def stats(self) -> dict[str, Any]:
+        return {**self.dispatcher.counts, "pending": self.inbox.pending}
+
+    def close(self) -> None:
+        """Stop the receiver, close the feedback socket; safe to call twice."""
+        if self.receiver is not None:
+            self.receiver.close()
+        if self.feedback is not None:
+            self.feedback.close()
+
+
+def _short(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    text = repr(value) if isinstance(value, (str, bytes)) else str(value)
+    return text if len(text) <= 24 else text[:21] + "…"
+
+
+def take_path(record: Path | None, show_path: Path) -> Path:
+    """Where a take started by `/stage/record 1` goes: beside --record's file, else out/."""
+    folder = record.parent if record else Path("out")
+    stem = record.stem if record else show_path.stem
+    folder.mkdir(parents=True, exist_ok=True)
+    base = f"{stem}-take-{datetime.now():%Y%m%d-%H%M%S}"
+    path, n = folder / f"{base}.mp4", 2
+    while path.exists():
+        path, n = folder / f"{base}-{n}.mp4", n + 1
+    return path
+
+
+def direction_addresses(controller: Controller, count: int) -> list[str]:
+    """/stage/latent/<direction> names: 1..count, and the checkpoint names every model shares."""
+    names = [set(v) for v in controller.direction_names.values()]
+    shared = sorted(set.intersection(*names)) if names else []
+    return [str(k + 1) for k in range(count)] + shared
+
+
+def osc_problems(show: Show, specs: Mapping[str, ParamSpec]) -> list[str]:
+    """`stage check`: every [[osc.map]] target must be an address this show answers."""
+    if not show.osc.maps:
+        return []
+    from performer.engine import open_model
+
+    names: list[set[str]] = []
+    for m in show.models:
+        try:
+            names.append(set(open_model(m.checkpoint).directions))
+        except Exception:  # noqa: BLE001 - reported by the checkpoint check already
+            names.append(set())
+    shared = sorted(set.intersection(*names)) if names else []
+    dirs = [str(k + 1) for k in range(show.rehearsal.directions)] + shared
+    space = AddressSpace(
+        lambda: [s.name for s in show.scenes], lambda: len(show.cues), specs, dirs, show.osc.maps
+    )
+    return space.problems

@@ -1,0 +1,320 @@
+"""The camera: a capture thread over OpenCV for a webcam, a (looping) video file or a still image.
+
+It publishes only the newest frame (RGB, stamped with its capture time); the show never waits
+on it. A camera that disappears is reported once as lost, retried in the background with
+back-off, and picked up again when it returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+log = logging.getLogger("stage.camera")
+
+SOURCE_NICE = 2  # camera and face tracker: below the render loop (0), above the decoder (5)
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class CameraFrame:
+    """One captured frame: HxWx3 uint8 RGB, row 0 at the top."""
+
+    image: np.ndarray
+    t: float  # capture time, time.perf_counter() seconds
+    index: int  # 1, 2, 3 ... in the order published
+
+
+class Capture(Protocol):
+    """What the camera thread reads from (cv2.VideoCapture's shape)."""
+
+    def read(self) -> tuple[bool, np.ndarray | None]: ...
+
+    def release(self) -> None: ...
+
+
+def parse_source(value: str | int | Path) -> int | Path:
+    """`0`, `"1"` → a device index; anything else → a file path (video or still image)."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return Path(value).expanduser()
+
+
+def describe(source: int | Path) -> str:
+    return f"device {source}" if isinstance(source, int) else str(source)
+
+
+class _Still:
+    """A still image as a capture: the same picture, paced like a camera."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.image = image
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        return True, self.image
+
+    def release(self) -> None:
+        pass
+
+
+class _File:
+    """A video file as a capture, looping (or ending) at its end."""
+
+    def __init__(self, path: Path, loop: bool) -> None:
+        self.path, self.loop = path, loop
+        self.cap = cv2.VideoCapture(str(path))
+        if not self.cap.isOpened():
+            raise OSError(f"cannot open video {path}")
+        fps = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 1 <= fps <= 240 else None
+        self.read_since_open = 0
+        self.ended = False  # it played to its end (and does not loop)
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        ok, frame = self.cap.read()
+        if ok:
+            self.read_since_open += 1
+            return True, frame
+        if self.loop and self.read_since_open > 0:  # the end: rewind once
+            self.cap.release()
+            self.cap = cv2.VideoCapture(str(self.path))
+            self.read_since_open = 0
+            ok, frame = self.cap.read()
+            if ok:
+                self.read_since_open = 1
+                return True, frame
+        self.ended = self.read_since_open > 0
+        return False, None
+
+    def release(self) -> None:
+        self.cap.release()
+
+
+def open_capture(
+    source: int | Path, width: int, height: int, fps: float, loop: bool
+) -> tuple[Capture, float | None]:
+    """Open a source; returns the capture and the rate to pace it at (None: the device paces
+    itself). Raises OSError when it cannot be opened."""
+    if isinstance(source, int):
+        cap = cv2.VideoCapture(source)
+        if not cap.isOpened():
+            cap.release()
+            raise OSError(f"cannot open camera device {source}")
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        cap.set(cv2.CAP_PROP_FPS, fps)
+        with contextlib.suppress(Exception):
+            cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)  # the newest frame, not a queue of old ones
+        return cap, None
+    if not source.is_file():
+        raise OSError(f"no such file {source}")
+    if source.suffix.lower() in IMAGE_SUFFIXES:
+        image = cv2.imread(str(source), cv2.IMREAD_COLOR)
+        if image is None:
+            raise OSError(f"cannot read image {source}")
+        return _Still(image), fps
+    f = _File(source, loop)
+    return f, f.fps or fps
+
+
+@contextlib.contextmanager
+def _quiet_opencv():
+    """OpenCV warns on stderr at every failed open; a retry loop must not flood the log."""
+    try:
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except AttributeError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
+def file_stamp(path: Path) -> tuple[float, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime, st.st_size
+
+
+def fit_frame(bgr: np.ndarray, width: int, height: int, mirror: bool) -> np.ndarray:
+    """BGR from OpenCV → RGB, scaled down (aspect kept) to fit width x height, mirrored if asked."""
+    h, w = bgr.shape[:2]
+    scale = min(width / w, height / h, 1.0)
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+    if mirror:
+        bgr = cv2.flip(bgr, 1)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def lower_priority(nice: int) -> None:
+    """Lower the calling thread's priority (Linux nice is per thread; threads it starts later,
+    MediaPipe's included, inherit it)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+
+
+Opener = Callable[[int | Path, int, int, float, bool], tuple[Capture, float | None]]
+
+
+class Camera:
+    """Captures on its own thread; `latest()` is the newest frame, `wait(after)` blocks a
+    consumer (the face tracker) until a newer one arrives. `state` is "starting", "live",
+    "lost" or "closed"."""
+
+    def __init__(
+        self,
+        source: int | str | Path,
+        *,
+        width: int = 640,
+        height: int = 480,
+        fps: float = 30.0,
+        loop: bool = True,
+        mirror: bool = False,
+        retry: tuple[float, float] = (0.5, 5.0),
+        opener: Opener = open_capture,
+        nice: int = SOURCE_NICE,
+    ) -> None:
+        self.source = parse_source(source)
+        self.width, self.height, self.fps = width, height, fps
+        self.loop, self.mirror = loop, mirror
+        self.retry = retry
+        self.opener = opener
+        self.nice = nice
+        self.state = "starting"
+        self.error: str | None = None
+        self.losses = 0  # times the camera was lost
+        self._latest: CameraFrame | None = None
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ended: tuple[float, int] | None = None  # a file that played out, as it was then
+
+    @property
+    def name(self) -> str:
+        return describe(self.source)
+
+    def start(self) -> Camera:
+        if self._thread is None and not self._stop.is_set():
+            self._thread = threading.Thread(target=self._run, name="camera", daemon=True)
+            self._thread.start()
+        return self
+
+    def latest(self) -> CameraFrame | None:
+        return self._latest
+
+    def wait(self, after: int, timeout: float) -> CameraFrame | None:
+        """The newest frame if its index is above `after`, waiting up to `timeout` seconds."""
+        with self._cond:
+            if self._latest is None or self._latest.index <= after:
+                self._cond.wait(timeout)
+            frame = self._latest
+        return frame if frame is not None and frame.index > after else None
+
+    # -- the thread
+    def _publish(self, bgr: np.ndarray, t: float) -> None:
+        image = fit_frame(bgr, self.width, self.height, self.mirror)
+        with self._cond:
+            index = self._latest.index + 1 if self._latest else 1
+            self._latest = CameraFrame(image, t, index)
+            self._cond.notify_all()
+
+    def _lost(self, why: str) -> None:
+        if self.state != "lost":
+            self.losses += 1
+            self.state, self.error = "lost", why
+            log.warning("camera %s lost: %s; retrying in the background", self.name, why)
+
+    def _run(self) -> None:
+        lower_priority(self.nice)
+        delay = self.retry[0]
+        lost_at: float | None = None
+        while not self._stop.is_set():
+            if self._ended is not None and file_stamp(self.source) == self._ended:
+                self._stop.wait(delay)  # a clip that ended comes back only as a new file
+                delay = min(delay * 2, self.retry[1])
+                continue
+            self._ended = None
+            try:
+                with _quiet_opencv():
+                    cap, pace = self.opener(
+                        self.source, self.width, self.height, self.fps, self.loop
+                    )
+            except Exception as e:  # an unplugged device, a missing file, a driver error
+                lost_at = lost_at or time.perf_counter()
+                self._lost(str(e))
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.retry[1])
+                continue
+            before = self._latest.index if self._latest else 0
+            try:
+                why = self._capture(cap, pace, lost_at)
+            finally:
+                with contextlib.suppress(Exception):
+                    cap.release()
+            if why is None:  # stopped
+                break
+            if getattr(cap, "ended", False):
+                why = "the file ended (loop = false)"
+                self._ended = file_stamp(self.source)
+            lost_at = time.perf_counter()
+            self._lost(why)
+            if (self._latest.index if self._latest else 0) > before:
+                delay = self.retry[0]  # it worked for a while: retry soon
+            self._stop.wait(delay)
+            delay = min(delay * 2, self.retry[1])
+        self.state = "closed"
+
+    def _capture(self, cap: Capture, pace: float | None, lost_at: float | None) -> str | None:
+        """Read until the source fails (returns why) or the camera is closed (None)."""
+        next_at = time.perf_counter()
+        while not self._stop.is_set():
+            try:
+                ok, frame = cap.read()
+            except Exception as e:
+                return f"read failed: {e}"
+            t = time.perf_counter()
+            if not ok or frame is None or getattr(frame, "size", 0) == 0:
+                return "no frame (unplugged, or the file ended)"
+            if frame.ndim == 2:
+                frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+            elif frame.shape[2] == 4:
+                frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
+            if self.state != "live":
+                if self.state == "lost" and lost_at is not None:
+                    log.info("camera %s is back after %.1f s", self.name, t - lost_at)
+                self.state, self.error = "live", None
+            self._publish(frame, t)
+            if pace:
+                next_at = max(next_at + 1.0 / pace, time.perf_counter() - 1.0 / pace)
+                self._stop.wait(max(0.0, next_at - time.perf_counter()))
+        return None
+
+    def close(self) -> None:
+        """Stop capturing and release the device; safe to call twice."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+            if self._thread.is_alive():
+                log.warning("camera %s: the capture thread did not stop in 2 s", self.name)
+            self._thread = None
+        self.state = "closed"

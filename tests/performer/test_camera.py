@@ -1,0 +1,135 @@
+"""The camera source: still images and video files (looping or not), stamps, newest-frame-only,
+and a camera that is lost, logged once, retried with back-off and picked up again."""
+
+import logging
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from face_frames import base, write_clip
+
+from performer.sources.camera import Camera, fit_frame, open_capture, parse_source
+
+
+def wait_for(predicate, timeout: float = 5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise AssertionError("timed out")
+
+
+def test_parse_source_and_fit():
+    assert parse_source("0") == 0 and parse_source(2) == 2
+    assert parse_source("clip.mp4") == Path("clip.mp4")
+    bgr = np.zeros((960, 1280, 3), np.uint8)
+    bgr[..., 0] = 255  # blue in OpenCV's BGR
+    rgb = fit_frame(bgr, 640, 480, mirror=False)
+    assert rgb.shape == (480, 640, 3) and rgb[0, 0].tolist() == [0, 0, 255]
+    bgr[:, :10] = 0
+    assert fit_frame(bgr, 640, 480, mirror=True)[:, -3:].max() == 0  # mirrored: left → right
+    assert fit_frame(bgr[:100, :100], 640, 480, False).shape == (100, 100, 3)  # never upscaled
+
+
+def test_still_image_frames_are_stamped_rgb_and_newest_only(tmp_path):
+    path = tmp_path / "face.png"
+    cv2.imwrite(str(path), cv2.cvtColor(base(), cv2.COLOR_RGB2BGR))
+    cam = Camera(path, fps=100).start()
+    try:
+        first = wait_for(lambda: cam.wait(0, 1.0))
+        assert cam.state == "live"
+        assert first.image.shape == (480, 640, 3) and first.image.dtype == np.uint8
+        assert np.abs(first.image.astype(int) - base()).mean() < 1  # RGB, not BGR
+        time.sleep(0.2)
+        later = cam.latest()
+        assert later.index > first.index + 5 and later.t > first.t
+        assert cam.wait(later.index + 1000, 0.05) is None  # nothing newer than that exists
+    finally:
+        cam.close()
+        cam.close()  # safe twice
+    assert cam.state == "closed" and cam._thread is None
+
+
+def test_video_file_loops(tmp_path):
+    clip = write_clip(tmp_path / "c.avi", [base()] * 5, fps=50)
+    cap, pace = open_capture(clip, 640, 480, 30, loop=True)
+    cap.release()
+    assert pace == pytest.approx(50)  # a file plays at its own rate
+    cam = Camera(clip, loop=True).start()
+    try:
+        wait_for(lambda: (f := cam.latest()) is not None and f.index > 12)  # past its end twice
+        assert cam.losses == 0
+    finally:
+        cam.close()
+
+
+class Flaky:
+    """A capture that raises after `n` frames."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def read(self):
+        if self.n <= 0:
+            raise RuntimeError("driver error")
+        self.n -= 1
+        time.sleep(0.005)
+        return True, np.zeros((48, 64, 3), np.uint8)
+
+    def release(self):
+        pass
+
+
+def test_lost_is_logged_once_retried_and_resumed(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="stage.camera")
+    clip = tmp_path / "later.avi"
+    cam = Camera(clip, retry=(0.02, 0.08)).start()  # the file is not there yet
+    try:
+        wait_for(lambda: cam.state == "lost")
+        time.sleep(0.4)  # several retries go by
+        lost = [r for r in caplog.records if "lost" in r.getMessage()]
+        assert len(lost) == 1 and "no such file" in lost[0].getMessage()
+        write_clip(clip, [base()] * 3)  # plugged in
+        wait_for(lambda: cam.state == "live")
+        assert any("is back" in r.getMessage() for r in caplog.records)
+    finally:
+        cam.close()
+
+
+def test_a_source_that_raises_or_ends_mid_stream_is_lost_then_reopened():
+    opened = []
+
+    def opener(source, w, h, fps, loop):
+        opened.append(time.monotonic())
+        return Flaky(5), None
+
+    cam = Camera(0, opener=opener, retry=(0.05, 0.2)).start()
+    try:
+        wait_for(lambda: len(opened) >= 3)  # raised, reopened, raised, reopened ...
+        assert cam.losses >= 1 and cam.latest().index >= 10
+        assert cam.error is None or "driver error" in cam.error
+    finally:
+        cam.close()
+    assert cam.state == "closed"
+
+
+def test_file_without_loop_ends_as_lost_until_a_new_file_is_there(tmp_path):
+    clip = write_clip(tmp_path / "once.avi", [base()] * 4, fps=100)
+    cam = Camera(clip, loop=False, retry=(0.05, 0.1)).start()
+    try:
+        wait_for(lambda: cam.state == "lost")
+        time.sleep(0.3)  # retries go by: the clip does not start again by itself
+        assert cam.latest().index == 4 and "ended" in cam.error and cam.state == "lost"
+        write_clip(clip, [base()] * 6, fps=100)  # a new take is dropped in
+        wait_for(lambda: cam.latest().index > 4)
+    finally:
+        cam.close()
+    cam = Camera(clip, loop=False, retry=(5.0, 5.0)).start()
+    wait_for(lambda: cam.state == "lost")
+    t0 = time.monotonic()
+    cam.close()
+    assert time.monotonic() - t0 < 1.0  # closing does not wait out the back-off

@@ -1,0 +1,119 @@
+"""`python -m training train|export|analyze ...` (also reached as `stage train ...`): the
+training studio's command line. Works under `torchrun --nproc-per-node N -m training train ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from training.zoo import MODELS
+
+
+def _weights(text: str) -> dict[str, float]:
+    try:
+        return {k.strip(): float(v) for k, v in (kv.split("=") for kv in text.split(",") if kv)}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected name=value,... got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="stage", description=__doc__.split("\n\n")[0])
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a model into a run folder")
+    t.add_argument("model", choices=sorted(MODELS))
+    t.add_argument("--data", help="folder of images/videos (or one video); dual takes none")
+    t.add_argument("--out", required=True, type=Path, help="run folder, e.g. runs/NAME")
+    t.add_argument("--size", type=int, help="image size (default: the model's own)")
+    t.add_argument("--steps", type=int, default=10_000, help="generator updates in all")
+    t.add_argument("--batch", type=int, help="batch per process (default: the model's own)")
+    t.add_argument("--lr", type=float)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--width", type=float, default=1.0, help="scale every layer's channels")
+    t.add_argument("--z-dim", type=int)
+    t.add_argument("--mode", choices=["crop", "pad"], default="crop", help="patches or pad")
+    t.add_argument("--resize", type=int, help="min side before random patches (default: size)")
+    t.add_argument("--no-flip", dest="flip", action="store_false")
+    t.add_argument("--video-fps", type=float, default=2.0, help="frames sampled per video second")
+    t.add_argument("--workers", type=int, help="data-loading processes")
+    t.add_argument("--n-critic", type=int, help="critic updates per generator update")
+    t.add_argument("--weights", type=_weights, default={}, help="loss weights, e.g. kl=0.01,adv=0.1")
+    t.add_argument("--arrangement", choices=["diametric", "classifier"], help="dual only")
+    t.add_argument("--ema", type=float, default=0.999)
+    t.add_argument("--log-every", type=int, default=10)
+    t.add_argument("--sample-every", type=int, default=200)
+    t.add_argument("--eval-every", type=int, default=500)
+    t.add_argument("--ckpt-every", type=int, default=500)
+    t.add_argument("--metrics-images", type=int, default=64)
+    t.add_argument("--device", default="auto")
+    t.add_argument("--no-amp", dest="amp", action="store_false")
+    t.add_argument("--channels-last", choices=["auto", "on", "off"], default="auto")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out exactly")
+    e = sub.add_parser("export", help="write the stage checkpoint of a run")
+    e.add_argument("run", type=Path)
+    e.add_argument("--out", required=True, type=Path)
+    a = sub.add_parser("analyze", help="latent analysis of a checkpoint (PNG/MP4 + directions)")
+    a.add_argument("checkpoint", type=Path, help="a stage checkpoint, a run's last.pt or a run folder")
+    a.add_argument("--out", type=Path, help="folder for the figures (default: beside it)")
+    a.add_argument("--seeds", default="0,1,2,3", help="seeds for interpolation (comma list)")
+    a.add_argument("--steps", type=int, default=8, help="interpolation steps per pair")
+    a.add_argument("--directions", type=int, default=8, help="principal directions to save")
+    a.add_argument("--samples", type=int, default=1024, help="z samples for the PCA")
+    a.add_argument("--image", type=Path, help="image for the layer-response figure")
+    a.add_argument("--no-save", dest="save", action="store_false", help="do not write directions")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    from models.checkpoint import CheckpointError
+    from training.data import DataError
+    from training.loop import TrainingError
+
+    try:
+        if args.command == "train":
+            return train(args)
+        if args.command == "export":
+            from training.export import export
+
+            print(export(args.run, args.out))
+            return 0
+        from training.analysis import analyze
+
+        for path in analyze(args):
+            print(path)
+        return 0
+    except (TrainingError, DataError, CheckpointError, ValueError) as e:
+        print(f"stage {args.command}: {e}", file=sys.stderr)
+        return 1
+
+
+def train(args: argparse.Namespace) -> int:
+    from training.loop import Trainer, TrainOptions
+
+    fields = set(TrainOptions.__dataclass_fields__)
+    opts = TrainOptions(**{k: v for k, v in vars(args).items() if k in fields})
+    opts.out = str(args.out)
+    trainer = Trainer(opts, resume=args.resume)
+    try:
+        step = trainer.run()
+    finally:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+    if trainer.rank == 0:
+        print(f"{trainer.ckpt_path} (step {step})")
+    return 130 if trainer._stop else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,395 @@
+"""The shared training loop: progress, sample grids from fixed z, loss plot, TensorBoard events,
+EMA generators, AMP + channels-last on CUDA, seeds, atomic checkpoints, exact --resume, Ctrl-C,
+NaN/inf stop, mode-collapse watch and SWD, data-parallel training under torchrun.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from models.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
+from models.registry import config_from_dict
+from training import artifacts, metrics
+from training.data import BatchOrder, DataOptions, ImageFolder, loader, to_model_range
+from training.events import EventWriter
+from training.zoo import MODELS, build
+
+log = logging.getLogger("training")
+
+
+class TrainingError(Exception):
+    """Training cannot go on (diverged, bad options, bad data); the message says where."""
+
+
+@dataclass
+class TrainOptions:
+    model: str
+    out: str
+    data: str | None = None
+    size: int | None = None  # default: the model's own (dcgan 64, dcgan128 128, ...)
+    steps: int = 10_000  # generator updates
+    batch: int | None = None  # per process; default: the model's own
+    lr: float | None = None
+    seed: int = 0
+    width: float = 1.0  # scales every layer's channel count (small runs: 0.25)
+    z_dim: int | None = None
+    mode: str = "crop"  # "crop" (random patches) or "pad" (whole image, padded square)
+    resize: int | None = None  # min side before cropping (default: size)
+    flip: bool = True
+    video_fps: float = 2.0
+    workers: int | None = None  # data workers (default: 1 on ≤ 4 cores, else 4)
+    n_critic: int | None = None
+    weights: dict[str, float] = field(default_factory=dict)  # loss weights, per model
+    arrangement: str | None = None  # dual: "diametric" or "classifier"
+    ema: float = 0.999
+    log_every: int = 10
+    sample_every: int = 200
+    eval_every: int = 500
+    ckpt_every: int = 500
+    metrics_images: int = 64
+    collapse_ratio: float = 0.3
+    device: str = "auto"
+    amp: bool = True  # mixed precision on CUDA
+    channels_last: str = "auto"  # "auto" (CUDA), "on", "off"
+
+    def resolved(self) -> TrainOptions:
+        if self.model not in MODELS:
+            raise TrainingError(f"unknown model {self.model!r}; known: {', '.join(MODELS)}")
+        spec = MODELS[self.model]
+        o = copy.deepcopy(self)
+        o.size = o.size or spec.size
+        o.batch = o.batch or spec.batch
+        o.lr = o.lr or spec.lr
+        if o.model != "dual" and not o.data:
+            raise TrainingError(f"{o.model}: --data PATH is required (a folder of images/videos)")
+        for name in ("steps", "batch", "log_every", "sample_every", "eval_every", "ckpt_every"):
+            if getattr(o, name) < 1:
+                raise TrainingError(f"--{name.replace('_', '-')} must be ≥ 1")
+        return o
+
+
+def _distributed() -> tuple[int, int, int]:
+    """(rank, world, local rank); joins the process group when started by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    if world > 1:
+        return dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0"))
+    return 0, 1, 0
+
+
+class EMA:
+    """Exponential moving average of a generator's weights (buffers copied)."""
+
+    def __init__(self, net: nn.Module, decay: float) -> None:
+        self.net = copy.deepcopy(net).eval().requires_grad_(False)
+        self.decay = decay
+
+    @torch.no_grad()
+    def update(self, net: nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        for e, p in zip(self.net.parameters(), net.parameters(), strict=True):
+            e.lerp_(p.detach(), 1.0 - d)
+        for e, b in zip(self.net.buffers(), net.buffers(), strict=True):
+            e.copy_(b)
+
+
+class Trainer:
+    """Runs one training job into `options.out` (a run folder: last.pt, samples/, events/,
+    losses.png). `run()` returns the final step."""
+
+    def __init__(self, options: TrainOptions, resume: bool = False) -> None:
+        self.rank, self.world, local = _distributed()
+        self.out = Path(options.out)
+        self.ckpt_path = self.out / "last.pt"
+        self.resume_data: dict[str, Any] | None = None
+        if resume:
+            if not self.ckpt_path.is_file():
+                raise TrainingError(f"{self.ckpt_path}: nothing to resume (no checkpoint yet)")
+            try:
+                self.resume_data = read_checkpoint(self.ckpt_path)
+            except CheckpointError as e:
+                raise TrainingError(str(e)) from None
+            saved = dict(self.resume_data["train"]["options"])
+            saved.update(steps=options.steps, out=str(self.out))
+            options = TrainOptions(**saved)
+        self.opts = options.resolved()
+        o = self.opts
+        if o.device == "auto":
+            self.device = torch.device("cuda", local) if torch.cuda.is_available() else torch.device("cpu")
+        else:
+            self.device = torch.device(o.device)
+        cuda = self.device.type == "cuda"
+        self.channels_last = o.channels_last == "on" or (o.channels_last == "auto" and cuda)
+        torch.manual_seed(o.seed)  # the same initial weights on every process
+        self.recipe = build(asdict(o), self.device)
+        r = self.recipe
+        if cuda and o.amp:
+            bf16 = torch.cuda.is_bf16_supported()
+            r.amp_dtype = torch.bfloat16 if bf16 else torch.float16
+            r.scaler = None if bf16 else torch.amp.GradScaler("cuda")
+            torch.backends.cudnn.benchmark = True
+        if self.channels_last:
+            for n in r.nets.values():
+                n.to(memory_format=torch.channels_last)
+        self.ema = {g: EMA(r.nets[g], o.ema) for g in r.generators}
+        self.step, self.data_pos, self.history = 0, 0, []
+        if self.resume_data is not None:
+            self._restore(self.resume_data)
+        else:
+            torch.manual_seed(o.seed * 1000 + self.rank + 1)
+        if self.world > 1:
+            for n in r.nets.values():
+                for t in [*n.parameters(), *n.buffers()]:
+                    dist.broadcast(t.data, 0)
+        self.writer: EventWriter | None = None
+        self._stop = False
+        self._loader_iter: Any = None
+        self.dataset: ImageFolder | None = None
+        if r.needs_data:
+            data_opts = DataOptions(o.size, o.mode, o.resize, o.flip, o.video_fps)
+            self.dataset = ImageFolder(o.data, data_opts)  # DataError before any step
+        zgen = torch.Generator().manual_seed(o.seed + 12_345)
+        self.z_fixed = torch.randn(16 if o.model == "dual" else 64, r.z_dim, generator=zgen)
+        self.z_metrics = torch.randn(o.metrics_images, r.z_dim, generator=zgen)
+        self.real_stash: torch.Tensor | None = None
+        self.data_diversity = 0.0
+
+    # -- checkpoints
+    def _restore(self, data: dict[str, Any]) -> None:
+        r, state = self.recipe, data["state"]
+        try:
+            for name, net in r.nets.items():
+                net.load_state_dict(state[name])
+            for name, ema in self.ema.items():
+                ema.net.load_state_dict(state[f"{name}_ema"])
+            for name, opt in r.optims.items():
+                opt.load_state_dict(data["optim"][name])
+        except (KeyError, RuntimeError, ValueError) as e:
+            raise TrainingError(f"{self.ckpt_path}: cannot resume from it: {e}") from None
+        if r.scaler is not None and data.get("scaler"):
+            r.scaler.load_state_dict(data["scaler"])
+        self.step, self.data_pos = int(data["step"]), int(data["data_pos"])
+        self.history = list(data.get("history", []))
+        rng = data.get("rng", {})
+        if self.world == 1 and "cpu" in rng:
+            torch.set_rng_state(rng["cpu"])
+            if torch.cuda.is_available() and rng.get("cuda"):
+                torch.cuda.set_rng_state_all(rng["cuda"])
+        else:  # other processes' RNG is not saved: a fresh, distinct stream per process
+            torch.manual_seed((self.opts.seed * 1000 + self.rank + 1) * 100_003 + self.step)
+        log.info("resuming %s at step %d", self.ckpt_path, self.step)
+
+    def save(self) -> Path | None:
+        if self.rank != 0:
+            return None
+        r = self.recipe
+        parts: dict[str, Any] = dict(r.nets)
+        parts.update({f"{n}_ema": e.net for n, e in self.ema.items()})
+        rng = {"cpu": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        extra = {
+            "optim": {n: o.state_dict() for n, o in r.optims.items()},
+            "rng": rng,
+            "data_pos": self.data_pos,
+            "history": self.history,
+            "scaler": r.scaler.state_dict() if r.scaler is not None else {},
+        }
+        train = {"options": asdict(self.opts), "world": self.world, "torch": torch.__version__}
+        path = save_checkpoint(
+            self.ckpt_path, r.kind, r.config, parts, step=self.step, train=train, extra=extra
+        )
+        self.saved_step = self.step
+        return path
+
+    # -- data
+    def _next_batch(self) -> torch.Tensor:
+        if self._loader_iter is None:
+            o, ds = self.opts, self.dataset
+            assert ds is not None
+            workers = o.workers if o.workers is not None else (1 if (os.cpu_count() or 1) <= 4 else 4)
+            order = BatchOrder(len(ds), o.batch, o.seed, self.data_pos, self.rank, self.world)
+            self._loader = loader(ds, order, workers, pin=self.device.type == "cuda")
+            self._loader_iter = iter(self._loader)
+        batch = next(self._loader_iter)
+        self.data_pos += 1
+        x = to_model_range(batch.to(self.device, non_blocking=True))
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def _stash_reals(self) -> None:
+        """A fixed set of real images for the data's own diversity and SWD (not the loader's
+        stream, so it does not shift the training data order)."""
+        ds = self.dataset
+        if ds is None or self.real_stash is not None:
+            return
+        n = self.opts.metrics_images
+        order = iter(BatchOrder(len(ds), n, self.opts.seed + 7))
+        self.real_stash = to_model_range(torch.stack([ds[k] for k in next(order)]))
+        self.data_diversity = metrics.batch_diversity(self.real_stash)
+
+    # -- the loop
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self._stop:  # a second Ctrl-C: stop at once
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        self._stop = True
+        print("\nCtrl-C: finishing this step and writing a checkpoint (again to abort)", file=sys.stderr)
+
+    def run(self) -> int:
+        o, r = self.opts, self.recipe
+        self.saved_step = self.step if self.resume_data is not None else -1
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self.writer = EventWriter(self.out / "events")
+            self._stash_reals()
+        old = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
+        interrupted = False
+        try:
+            for n in r.nets.values():
+                n.train()
+            t0, s0 = time.perf_counter(), self.step
+            while self.step < o.steps:
+                losses = r.step(self._next_batch, self.step)
+                self._check_finite(losses)
+                self.step += 1
+                for name, ema in self.ema.items():
+                    ema.update(r.nets[name], self.step)
+                if self.step % o.log_every == 0 or self.step == o.steps:
+                    dt = time.perf_counter() - t0
+                    ips = r.images_per_step(o.batch) * self.world * (self.step - s0) / max(dt, 1e-9)
+                    self._log(losses, ips)
+                    t0, s0 = time.perf_counter(), self.step
+                if self.rank == 0 and self.step % o.sample_every == 0:
+                    self.write_samples()
+                if self.rank == 0 and self.step % o.eval_every == 0:
+                    self.evaluate()
+                if self.step % o.ckpt_every == 0:
+                    self.save()
+                if self._stop_requested():
+                    interrupted = True
+                    break
+            if self.saved_step != self.step:
+                self.save()
+            if self.rank == 0:
+                self.write_samples()
+                artifacts.loss_plot(self.out / "losses.png", self.history)
+            if interrupted:
+                print(f"\nstopped at step {self.step}; checkpoint {self.ckpt_path}", file=sys.stderr)
+            return self.step
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGINT, old)
+            self.close()
+
+    def _stop_requested(self) -> bool:
+        if self.world == 1:
+            return self._stop
+        flag = torch.tensor([1.0 if self._stop else 0.0])
+        dist.all_reduce(flag)
+        return bool(flag.item() > 0)
+
+    def _check_finite(self, losses: dict[str, torch.Tensor]) -> None:
+        values = torch.stack([v.float() for v in losses.values()])
+        if bool(torch.isfinite(values).all()):
+            return
+        bad = [k for k, v in losses.items() if not math.isfinite(float(v))]
+        last = (
+            f"the last good checkpoint {self.ckpt_path} (step {self.saved_step}) is left as it was"
+            if self.saved_step >= 0
+            else "no checkpoint was written"
+        )
+        raise TrainingError(
+            f"step {self.step + 1}: loss {', '.join(bad)} is not finite"
+            f" ({', '.join(f'{k}={float(losses[k])}' for k in bad)}); training stopped; {last}."
+            " Try a lower --lr."
+        )
+
+    def _log(self, losses: dict[str, torch.Tensor], ips: float) -> None:
+        row: dict[str, float] = {"step": self.step, "images_per_s": round(ips, 2)}
+        row.update({f"loss/{k}": float(v) for k, v in losses.items()})
+        self.history.append(row)
+        if self.rank != 0:
+            return
+        if self.writer:
+            self.writer.scalars(self.step, {k: v for k, v in row.items() if k != "step"})
+        text = " ".join(f"{k} {float(v):.4g}" for k, v in losses.items())
+        line = f"step {self.step}/{self.opts.steps}  {text}  {ips:.1f} img/s"
+        if sys.stderr.isatty():
+            print("\r" + line.ljust(100), end="", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    @torch.no_grad()
+    def _generate(self, z: torch.Tensor) -> torch.Tensor:
+        gens = {n: e.net for n, e in self.ema.items()}
+        out = []
+        for chunk in z.split(64):
+            with self.recipe.autocast():
+                out.append(self.recipe.sample(gens, chunk.to(self.device)).float().cpu())
+        return torch.cat(out)
+
+    def write_samples(self) -> Path:
+        images = self._generate(self.z_fixed)
+        cols = 8 if self.opts.model != "dual" else 8
+        tile = artifacts.grid(images, cols)
+        path = artifacts.write_png(self.out / "samples" / f"step_{self.step:07d}.png", tile)
+        if self.writer:
+            self.writer.image(self.step, "samples", artifacts.png_bytes(tile), *tile.shape[:2])
+            self.writer.flush()
+        return path
+
+    def evaluate(self) -> dict[str, float]:
+        """Batch diversity (with the collapse warning) and SWD against the real stash."""
+        fake = self._generate(self.z_metrics)
+        figures = {"metrics/diversity": metrics.batch_diversity(fake)}
+        if self.real_stash is not None:
+            figures["metrics/data_diversity"] = self.data_diversity
+            swd = metrics.sliced_wasserstein_distance(self.real_stash, fake)
+            figures["metrics/swd"] = sum(swd) / len(swd)
+            figures.update({f"metrics/swd_{i}": v for i, v in enumerate(swd)})
+            warning = metrics.collapse_warning(
+                figures["metrics/diversity"], self.data_diversity, self.opts.collapse_ratio
+            )
+            if warning:
+                log.warning("step %d: %s", self.step, warning)
+        if self.writer:
+            self.writer.scalars(self.step, figures)
+        if self.history and self.history[-1].get("step") == self.step:
+            self.history[-1].update(figures)
+        else:
+            self.history.append({"step": self.step, **figures})
+        return figures
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        self._loader_iter = None
+        self._loader = None
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def load_config(kind: str, config: dict[str, Any]) -> Any:
+    return config_from_dict(kind, config)

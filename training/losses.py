@@ -1,0 +1,113 @@
+"""Loss terms: VAE (KL, pixel and feature-space reconstruction), WGAN-GP (λ = 10), DCGAN
+binary cross-entropy, and the dual-generator terms of "(un)stable equilibrium".
+
+Pure functions of tensors (and the critic they differentiate through); no optimizer state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+GP_LAMBDA = 10.0
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(μ, σ²) ‖ N(0, 1)), summed over z and averaged over the batch."""
+    return 0.5 * (mu.square() + logvar.exp() - 1.0 - logvar).sum(1).mean()
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    return mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+
+
+def recon_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Pixel reconstruction: mean absolute error (sharper than squared error)."""
+    return (x_hat - x).abs().mean()
+
+
+def feature_recon_loss(
+    features: Callable[[torch.Tensor], torch.Tensor], x_hat: torch.Tensor, x: torch.Tensor
+) -> torch.Tensor:
+    """Learned similarity (Larsen et al. 2016): squared distance in the critic's feature space.
+    The real image's features are a fixed target."""
+    with torch.no_grad():
+        target = features(x)
+    return (features(x_hat) - target).square().mean()
+
+
+def gradient_penalty(
+    critic: Callable[[torch.Tensor], torch.Tensor],
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    weight: float = GP_LAMBDA,
+) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): λ·E[(‖∇D(x̂)‖₂ − 1)²] at random points x̂ between
+    real and fake samples. Always in float32 (call it outside autocast)."""
+    alpha = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+    mixed = (alpha * real.detach().float() + (1 - alpha) * fake.detach().float()).requires_grad_()
+    score = critic(mixed)
+    (grad,) = torch.autograd.grad(score.sum(), mixed, create_graph=True)
+    return weight * (grad.flatten(1).norm(2, dim=1) - 1.0).square().mean()
+
+
+def wgan_critic_loss(real_score: torch.Tensor, fake_score: torch.Tensor) -> torch.Tensor:
+    """−E[D(real)] + E[D(fake)] (the gradient penalty is added beside it)."""
+    return fake_score.mean() - real_score.mean()
+
+
+def wgan_generator_loss(fake_score: torch.Tensor) -> torch.Tensor:
+    return -fake_score.mean()
+
+
+def bce_discriminator_loss(real_logit: torch.Tensor, fake_logit: torch.Tensor) -> torch.Tensor:
+    """DCGAN: binary cross-entropy, real → 1, fake → 0 (sigmoid inside, numerically stable)."""
+    ones, zeros = torch.ones_like(real_logit), torch.zeros_like(fake_logit)
+    return F.binary_cross_entropy_with_logits(
+        real_logit, ones
+    ) + F.binary_cross_entropy_with_logits(fake_logit, zeros)
+
+
+def bce_generator_loss(fake_logit: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss: −log D(G(z))."""
+    return F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit))
+
+
+# -- dual generators (Broad & Grierson): no data; D tells G0's images (label 0) from G1's (1)
+
+
+def dual_classifier_loss(
+    logit0: torch.Tensor, logit1: torch.Tensor, swapped: bool = False
+) -> torch.Tensor:
+    """D classifies which generator made each image; `swapped` is the diametrically opposed
+    loss (labels exchanged), used on alternate batches in the "diametric" arrangement."""
+    a, b = (1.0, 0.0) if swapped else (0.0, 1.0)
+    return F.binary_cross_entropy_with_logits(
+        logit0, torch.full_like(logit0, a)
+    ) + F.binary_cross_entropy_with_logits(logit1, torch.full_like(logit1, b))
+
+
+def dual_impostor_loss(logit: torch.Tensor, other_label: float) -> torch.Tensor:
+    """A generator's wish to be classified as the other one."""
+    return F.binary_cross_entropy_with_logits(logit, torch.full_like(logit, other_label))
+
+
+def embedding_distance(mine: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """Squared distance between the two generators' embeddings of the same z (the other's held
+    fixed): each generator pulls its images towards the other's in D's feature space."""
+    return (mine - other.detach()).square().sum(1).mean() / mine.shape[1]
+
+
+def colour_variety(images: torch.Tensor) -> torch.Tensor:
+    """How varied a batch's colours are: the standard deviation of each pixel's RGB across the
+    batch and across the image, averaged over channels."""
+    per_pixel = images.std(dim=0).mean()
+    per_image = images.flatten(2).std(dim=2).mean()
+    return per_pixel + per_image
+
+
+def colour_variety_loss(mine: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    """Rewarded for more colour variety than the other generator: other − mine (other fixed)."""
+    return colour_variety(other).detach() - colour_variety(mine)
