@@ -125,7 +125,7 @@ def stage_run(workdir: Path, seconds: float, face: bool, size: int) -> dict:
     path = workdir / "bench_face.toml"
     path.write_text(SHOW.format(face=FACE if face else ""))
     stage = Stage(load_show(path), RunOptions(headless=True, seconds=seconds))
-    consumed: dict[int, float] = {}  # loop frame → capture time of the sample it used
+    consumed: dict[int, tuple[float, float, float]] = {}  # loop frame → (captured, tracked, used)
     shown: list[tuple[float, int]] = []  # (present time, stamp of the image on screen)
     loop = {"frame": 0, "stamp": -1}
     rig = stage.face
@@ -136,7 +136,7 @@ def stage_run(workdir: Path, seconds: float, face: bool, size: int) -> dict:
             before = rig.sample
             frame_fn(t, *a, **k)
             if rig.sample is not before and rig.sample is not None and rig.sample.raw:
-                consumed[loop["frame"]] = rig.sample.t
+                consumed[loop["frame"]] = (rig.sample.t, rig.sample.done, time.perf_counter())
 
         rig.frame = frame
     latest_fn, present_fn = stage.engine.latest, stage.display.present
@@ -163,11 +163,14 @@ def stage_run(workdir: Path, seconds: float, face: bool, size: int) -> dict:
         restarts = rig.tracker.restarts if rig else 0
     finally:
         stage.close()
-    latency = []
-    for k, t_capture in consumed.items():
+    latency, tracked, waited, shown_after = [], [], [], []
+    for k, (t_capture, t_done, t_used) in consumed.items():
         for present_t, stamp in shown[k:]:
             if stamp >= k:
                 latency.append(present_t - t_capture)
+                tracked.append(t_done - t_capture)  # camera slot → tracker result
+                waited.append(t_used - t_done)  # result waits for the loop's next frame
+                shown_after.append(present_t - t_used)  # step, decode, the next present
                 break
     keys = ("fps", "work_p50_ms", "work_p99_ms", "interval_p50_ms", "interval_p99_ms")
     out = {k: summary[k] for k in (*keys, "missed", "missed_pct", "fresh_pct")}
@@ -175,6 +178,11 @@ def stage_run(workdir: Path, seconds: float, face: bool, size: int) -> dict:
         out["tracker_in_show_ms"] = pct(tracker[10:])
         out["face_samples_per_s"] = round(len(consumed) / seconds, 1)
         out["face_to_photon_ms"] = pct(latency)
+        out["of_which_ms"] = {
+            "capture_to_tracked": pct(tracked),
+            "tracked_to_used_by_loop": pct(waited),
+            "used_to_photon": pct(shown_after),
+        }
         out["tracker_restarts"] = restarts
     return out
 
@@ -231,7 +239,9 @@ def main(argv: list[str] | None = None) -> int:
                 line += (
                     f" | tracker {t['p50']:.1f} / {t['p99']:.1f} ms,"
                     f" {r['face_samples_per_s']} samples/s,"
-                    f" face-to-photon p50 {lat['p50']:.1f} p99 {lat['p99']:.1f} ms"
+                    f" face-to-photon p50 {lat['p50']:.1f} p99 {lat['p99']:.1f} ms ("
+                    + ", ".join(f"{k} {v['p50']:.1f}" for k, v in r["of_which_ms"].items())
+                    + " ms p50)"
                 )
             print(line, flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -122,7 +122,7 @@ class Probe:
         self.applied: list[tuple[int, str, tuple]] = []  # (frame, action, args)
         self.record = False
         d, display, engine = stage.osc.dispatcher, stage.display, stage.engine
-        feed, present, latest, apply = d.feed, display.present, engine.latest, stage.apply
+        feed, present, wait_for, apply = d.feed, display.present, engine.wait_for, stage.apply
 
         def timed_feed(dgram, sender="127.0.0.1", now=None):
             t = time.perf_counter()
@@ -136,8 +136,8 @@ class Probe:
                 display._ctx.finish()  # what a swap waits for: the frame is drawn
                 self.presents.append(time.perf_counter())
 
-        def seen_latest():
-            frame = latest()
+        def seen_latest(stamp, until):
+            frame = wait_for(stamp, until)
             if self.record:
                 self.shown.append(frame.stamp if frame is not None else -1)
             return frame
@@ -147,7 +147,7 @@ class Probe:
                 self.applied.append((len(self.presents), cue.action, cue.args))
             return apply(cue, t)
 
-        d.feed, display.present, engine.latest, stage.apply = (
+        d.feed, display.present, engine.wait_for, stage.apply = (
             timed_feed,
             timed_present,
             seen_latest,
@@ -187,10 +187,11 @@ def phase(stage, probe: Probe, seconds: float, plan: dict | None) -> dict:
             send_rate=round(sender["sent"] / sender["seconds"]),
             receive_latency_p50_ms=pct(lat, 50),
             receive_latency_p99_ms=pct(lat, 99),
-            cues_applied_per_frame=round(
-                (stage.osc.dispatcher.counts["cues"] - counts0["cues"]) / max(out["frames"], 1), 2
-            ),
             coalesced=stage.osc.dispatcher.counts["coalesced"] - counts0["coalesced"],
+        )
+        enqueued = stage.osc.dispatcher.counts["cues"] - counts0["cues"]
+        out.update(
+            cues_applied_per_frame=round((enqueued - out["coalesced"]) / max(out["frames"], 1), 2),
             received_per_s=round(len(probe.received) / busy) if busy else 0,
         )
     return out

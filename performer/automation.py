@@ -158,7 +158,8 @@ def automate(c: Any, action: str, args: tuple) -> None:
     if action == "param":  # name, value [, ramp seconds | "8b"]
         name, value = str(args[0]), float(args[1])
         ramp = auto.seconds(args[2]) if len(args) > 2 else 0.0
-        auto.set_param(name, value, ramp, c.params().get(name) if ramp > 0 else None)
+        current = auto.overlay(c._blend(), output=False).get(name) if ramp > 0 else None
+        auto.set_param(name, value, ramp, current)  # ramps from where it is (not blacked out)
     elif action == "tempo":
         auto.tempo.set(float(args[0]))
     elif action == "beat":

@@ -88,6 +88,7 @@ class Engine:
         self._cond = threading.Condition()
         self._request: tuple[str, np.ndarray, int, tuple | None] | None = None
         self._latest: Frame | None = None
+        self._done = threading.Condition()  # notified when a frame is published
         self._stop = False
         self._thread: threading.Thread | None = None
         self.error: str | None = None
@@ -182,6 +183,17 @@ class Engine:
     def latest(self) -> Frame | None:
         return self._latest
 
+    def wait_for(self, stamp: int, until: float) -> Frame | None:
+        """The newest frame, waiting (at most until perf_counter() reaches `until`) for one
+        decoded from a request stamped `stamp` or later."""
+        with self._done:
+            while self._latest is None or self._latest.stamp < stamp:
+                remaining = until - time.perf_counter()
+                if remaining <= 0 or self._stop:
+                    break
+                self._done.wait(remaining)
+        return self._latest
+
     def _run(self) -> None:
         # Below the render loop: when the cores are contended, the frame on screen comes
         # first and a decode waits. (Linux nice is per thread; OpenMP workers this thread
@@ -209,7 +221,9 @@ class Engine:
                 continue
             dt = time.perf_counter() - t0
             self.infer_times.append(dt)
-            self._latest = Frame(image, stamp, model, dt)
+            with self._done:
+                self._latest = Frame(image, stamp, model, dt)
+                self._done.notify_all()
 
     def close(self) -> None:
         with self._cond:

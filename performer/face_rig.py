@@ -73,31 +73,28 @@ class FaceRig:
         *,
         camera: int | str | Path | None = None,
         events: Any = None,
-        tracker: FaceTracker | None = None,
     ) -> None:
         self.spec, self.control, self.events = spec, control, events
         source = parse_source(camera) if camera is not None else spec.camera
-        self.camera: Camera | None = None
-        self.tracker: FaceTracker | None = tracker
-        if tracker is None:
-            self.camera = Camera(
-                source,
-                width=spec.width,
-                height=spec.height,
-                fps=spec.fps,
-                loop=spec.loop,
-                mirror=spec.mirror,
-            ).start()
-            self.tracker = FaceTracker(
-                self.camera, backend_factory(spec.model, spec.refine), stall_s=spec.stall
-            ).start()
+        self.tracker: FaceTracker | None = None
+        self.camera = Camera(
+            source,
+            width=spec.width,
+            height=spec.height,
+            fps=spec.fps,
+            loop=spec.loop,
+            mirror=spec.mirror,
+        ).start()
+        self.tracker = FaceTracker(
+            self.camera, backend_factory(spec.model, spec.refine), stall_s=spec.stall
+        ).start()
         self.pipeline = FeaturePipeline(spec.filters)
         self.features: dict[str, float] | None = None  # smoothed, while the face is present
         self.sample = None  # the latest FaceSample used
-        self.consumed: list[tuple[float, float]] = []  # (capture t, consumed at): latency
         self._seen: float | None = None
         self._preview: np.ndarray | None = None
         self._preview_index = -1
+        self._crop: tuple[tuple[int, int], np.ndarray] | None = None  # per frame and sample
         self.message = ""
 
     @property
@@ -116,8 +113,6 @@ class FaceRig:
                     self.pipeline.reset()  # back after a loss: start the filters afresh
                 values = self.pipeline.update(s.raw, s.t)
                 self._seen = s.t
-                self.consumed.append((s.t, now))
-                del self.consumed[:-2000]
                 if self.events is not None:
                     self.events.log(t, "face", **{k: round(v, 4) for k, v in values.items()})
         if self._seen is not None and now - self._seen > self.spec.lost_after:
@@ -139,15 +134,18 @@ class FaceRig:
                 self.message = "face: no face to calibrate on"
             log.info(self.message)
             return self.message
-        on = None if not args else bool(float(args[0]))
+        try:
+            on = None if not args else bool(float(args[0]))
+        except (TypeError, ValueError):
+            self.message = f"ignored face {args!r}: expected 0 or 1"
+            return self.message
         self.message = f"face control {'on' if self.control.toggle(on) else 'off'}"
         return self.message
 
     # -- rehearsal
     def hud_lines(self) -> list[str]:
         c, f = self.control, self.features
-        cam = self.camera
-        state = f"camera {cam.name} {cam.state}" if cam else "camera (external)"
+        state = f"camera {self.camera.name} {self.camera.state}"
         tr = self.tracker
         times = sorted(list(tr.times)[-60:]) if tr else []
         ms = f"{times[len(times) // 2] * 1000:.1f} ms" if times else "-"
@@ -174,7 +172,7 @@ class FaceRig:
 
     def preview(self) -> np.ndarray | None:
         """A small RGB picture of the camera with the landmarks drawn on it (cached)."""
-        frame = self.camera.latest() if self.camera else None
+        frame = self.camera.latest()
         if frame is None:
             return None
         if frame.index == self._preview_index and self._preview is not None:
@@ -193,13 +191,19 @@ class FaceRig:
 
     # -- video through the VAE
     def video(self, params: Mapping[str, float]) -> tuple[np.ndarray, float] | None:
-        """(camera crop, mix) for the engine when the show asks for video, else None."""
+        """(camera crop, mix) for the engine when the show asks for video, else None. The same
+        crop is the same array object until the camera or tracker has news (the engine's
+        encoder caches by it)."""
         mix = float(params.get(VIDEO_MIX, 0.0))
-        frame = self.camera.latest() if self.camera else None
+        frame = self.camera.latest()
         if mix <= 0.0 or frame is None:
             return None
-        marks = self.sample.landmarks if self.sample is not None else None
-        return crop(frame.image, marks if self.spec.video_crop == "face" else None), min(mix, 1.0)
+        s = self.sample if self.spec.video_crop == "face" else None
+        key = (frame.index, s.index if s is not None else -1)
+        if self._crop is None or self._crop[0] != key:
+            marks = s.landmarks if s is not None else None
+            self._crop = key, np.ascontiguousarray(crop(frame.image, marks))
+        return self._crop[1], min(mix, 1.0)
 
     def close(self) -> None:
         for part in (self.tracker, self.camera):
@@ -265,13 +269,19 @@ def check_face(show: Any) -> list[str]:
 
     spec: FaceSpec | None = getattr(show, "face", None)
     problems: list[str] = []
+    wanted = {i for i, sc in enumerate(show.scenes) if sc.params.get(VIDEO_MIX, 0) > 0}
+    wanted |= {st.scene for st in getattr(show, "cue_steps", ()) if st.params.get(VIDEO_MIX, 0) > 0}
+    if show.params.get(VIDEO_MIX, 0) > 0:
+        wanted = set(range(len(show.scenes)))
+    video = [(i, show.scenes[i]) for i in sorted(wanted)]
+    models = {sc.model for _, sc in video} | (
+        {sc.model for sc in show.scenes} if spec and spec.mappings else set()
+    )
     loaded = {}
     for m in show.models:
-        with contextlib.suppress(CheckpointError):  # reported by the checkpoint check
-            loaded[m.name] = open_model(m.checkpoint)
-    video = [(i, sc) for i, sc in enumerate(show.scenes) if sc.params.get(VIDEO_MIX, 0) > 0]
-    if show.params.get(VIDEO_MIX, 0) > 0:
-        video = list(enumerate(show.scenes))
+        if m.name in models:
+            with contextlib.suppress(CheckpointError):  # reported by the checkpoint check
+                loaded[m.name] = open_model(m.checkpoint)
     for i, sc in video:
         if sc.model in loaded and "E" not in loaded[sc.model].parts:
             problems.append(
@@ -331,8 +341,9 @@ def _unresolved(m: FaceMapping, loaded: Any, keys: int) -> str | None:
     if m.target == "direction" and isinstance(m.ref, str) and m.ref not in names:
         have = ", ".join(names) if names else "none (run the latent analysis)"
         return f"no direction {m.ref!r} in {loaded.path.name}; it has: {have}"
-    if m.target == "direction" and isinstance(m.ref, int) and m.ref > keys:
-        return f"direction {m.ref}: the show has {keys} numbered directions (rehearsal.directions)"
+    count = min(len(names), keys) if names else keys  # as the Stage numbers them
+    if m.target == "direction" and isinstance(m.ref, int) and m.ref > count:
+        return f"direction {m.ref}: there are {count} numbered directions (rehearsal.directions)"
     if m.target == "principal" and m.ref > len(principal_names(names)):
         return (
             f"principal direction {m.ref}: {loaded.path.name} has"

@@ -6,6 +6,8 @@ parameter is above 0 and the checkpoint has an encoder ("E": x in [-1, 1] → (m
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -23,11 +25,20 @@ def to_input(image: np.ndarray, size: int, device: torch.device, dtype: torch.dt
     return x.contiguous(memory_format=torch.channels_last) if device.type == "cpu" else x
 
 
+# encoder → (the last picture, its code): a camera picture is encoded once, however many
+# frames decode it (holding the picture keeps its identity from being reused)
+_last: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def encode(encoder: torch.nn.Module, image: np.ndarray, size: int, like: torch.Tensor):
     """The encoder's mean for a picture, as a (1, dim) tensor on `like`'s device and dtype."""
+    last = _last.get(encoder)
+    if last is not None and last[0] is image:
+        return last[1]
     out = encoder(to_input(image, size, like.device, like.dtype))
-    mu = out[0] if isinstance(out, (tuple, list)) else out
-    return mu.reshape(1, -1)
+    mu = (out[0] if isinstance(out, (tuple, list)) else out).reshape(1, -1)
+    _last[encoder] = (image, mu)
+    return mu
 
 
 def mix_video(

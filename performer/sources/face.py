@@ -143,7 +143,7 @@ class FaceTracker:
         self.nice = nice
         self.restarts = 0
         self.error: str | None = None
-        self.times: deque[float] = deque(maxlen=100_000)  # seconds per frame (bench, HUD)
+        self.times: deque[float] = deque(maxlen=4096)  # seconds per frame (bench, HUD)
         self._latest: FaceSample | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()

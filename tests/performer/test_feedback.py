@@ -1,4 +1,4 @@
-"""OSC out: what arrives at a listening socket, on change, once a second, and in FaceOSC's scheme."""
+"""OSC out: what reaches a listening socket, on change, once a second, in FaceOSC's scheme."""
 
 import math
 import socket
