@@ -32,6 +32,8 @@ height = 64
 fps = 30
 [shaders]
 chain = {chain}
+[osc]
+enabled = false  # hermetic: no port 9000 in these tests
 [[scenes]]
 name = "wander"
 seed = 1
