@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from models.layers import dcgan_init
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,6 @@ class Generator(nn.Module):
             c_in = c_skip
         self.up, self.up_conv = nn.ModuleList(ups), nn.ModuleList(convs)
         self.to_rgb = nn.Conv2d(w[0], config.channels, 1)
-        self.apply(dcgan_init)
 
     @property
     def z_dim(self) -> int:
@@ -99,7 +97,6 @@ class Critic(nn.Module):
         self.body = nn.Sequential(*layers)
         side = config.image_size // 2 ** len(config.critic_widths)
         self.head = nn.Linear(c[-1] * side * side, 1)
-        self.apply(dcgan_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x).flatten(1)).squeeze(1)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from models.layers import dcgan_init
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,6 @@ class Encoder(nn.Module):
         blocks += [_down(a, b, config.slope, norm=True) for a, b in zip(w, w[1:], strict=False)]
         self.body = nn.Sequential(*blocks)
         self.head = nn.Linear(w[-1] * 16, 2 * config.z_dim)
-        self.apply(dcgan_init)
 
     @property
     def z_dim(self) -> int:
@@ -90,7 +88,6 @@ class Decoder(nn.Module):
             ups.append(nn.LeakyReLU(config.slope, inplace=True))
         ups.append(nn.ConvTranspose2d(w[-1], config.channels, 4, 2, 1))
         self.body = nn.Sequential(*ups)
-        self.apply(dcgan_init)
 
     @property
     def z_dim(self) -> int:
@@ -114,7 +111,6 @@ class Critic(nn.Module):
             _down(a, b, config.slope, norm=False) for a, b in zip(c, c[1:], strict=False)
         )
         self.head = nn.Linear(w[-1] * 16, 1)
-        self.apply(dcgan_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for b in self.blocks:

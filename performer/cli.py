@@ -61,6 +61,13 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+TRAINING_COMMANDS = {
+    "train": "train a model: stage train MODEL --data PATH --out runs/NAME (see --help)",
+    "export": "write a run's stage checkpoint: stage export runs/NAME --out FILE.pt",
+    "analyze": "latent analysis of a checkpoint: grids, video, named directions",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     from performer.sources.keyboard import KEY_HELP
 
@@ -86,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="benchmarks: bench/NAME.py (figures printed + JSON)")
     bench.add_argument("which", help="a benchmark in bench/: " + ", ".join(_benchmarks()))
     bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark")
+    for name, text in TRAINING_COMMANDS.items():  # listed here; run by `python -m training`
+        sub.add_parser(name, help=text, add_help=False).add_argument("args", nargs="...")
     return parser
 
 
@@ -94,6 +103,9 @@ def _benchmarks() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in TRAINING_COMMANDS:  # the studio's own process: performer never
+        os.execv(sys.executable, [sys.executable, "-m", "training", *argv])  # imports training
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -1,9 +1,7 @@
 """The face in a running show: camera → tracker → features → `FaceControl`, once a frame.
 
-`open_face` builds it for a `Stage` (or returns None when the show has no `[face]`); the rig
-feeds the controller, answers the face cues (toggle, calibrate), draws the rehearsal preview
-and HUD lines, and hands the engine camera frames for video mode. `check_face` is
-`stage check`'s part.
+`open_face` builds it for a Stage; the rig answers face cues, draws the rehearsal preview and
+HUD lines, and hands the engine camera crops for video mode. `check_face`: `stage check`'s part.
 """
 
 from __future__ import annotations

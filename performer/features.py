@@ -1,8 +1,7 @@
 """The performer's face as numbers: head pose, position, size, mouth, smile, eyes, brows.
 
-`measure` turns MediaPipe's 478 landmarks into raw measures (head pose by solvePnP on a 3-D
-face model); `FeaturePipeline` re-centres them on a calibrated neutral pose, normalises them to
-the documented ranges in FEATURES and smooths each with a One Euro filter (Casiez et al. 2012).
+`measure`: landmarks → raw measures (head pose by solvePnP on a 3-D face model);
+`FeaturePipeline`: neutral calibration, FEATURES' ranges, a One Euro filter per feature.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """Face features → movement in latent space and shader parameters, as pure math.
 
-A mapping takes one feature (performer.features.FEATURES) through a dead zone, a curve, a gain
-and a clamp to an amount along a latent direction (named, principal, or from one scene's anchor
-to another's) or onto a parameter. `FaceControl` holds a show's mapping sets, eases the face's
-contribution out when it is lost and back in when found, and cross-fades sets between scenes.
+A mapping: feature → dead zone, curve, gain, clamp → a latent direction or a parameter.
+`FaceControl` eases the face in and out (found / lost) and cross-fades mapping sets per scene.
 """
 
 from __future__ import annotations

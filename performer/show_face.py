@@ -1,5 +1,4 @@
-"""The show file's face side: the `[face]` section (camera, tracker, smoothing, easing) and its
-mapping sets `[[face.mappings.NAME]]`; a scene picks its set with `face = "NAME"` (or `false`).
+"""The show file's `[face]` section and its mapping sets `[[face.mappings.NAME]]`.
 
 Read through `show.py`'s `_Reader` (passed in, so this module never imports `show`): every
 problem names its key path and line, like the rest of the show file.

@@ -153,6 +153,9 @@ class ImageFolder(Dataset):
 
     def __init__(self, root: str | os.PathLike, opts: DataOptions, probe_threads: int = 0) -> None:
         self.root, self.opts = Path(root), opts
+        # OpenCV's own thread pool does not survive fork(): a worker that touches it hangs.
+        # One thread per decode, here and in the workers (the probe runs its own pool).
+        cv2.setNumThreads(1)
         images, videos = scan(self.root)
         if not images and not videos:
             raise DataError(
@@ -297,7 +300,6 @@ class BatchOrder(Sampler):
 def _worker_init(_: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the training loop's to handle
     torch.set_num_threads(1)
-    cv2.setNumThreads(1)
 
 
 def loader(
@@ -312,4 +314,6 @@ def loader(
         worker_init_fn=_worker_init if workers else None,
         persistent_workers=workers > 0,
         prefetch_factor=4 if workers else None,
+        # its own generator: creating the iterator must not draw from the global RNG (resume)
+        generator=torch.Generator().manual_seed(order.seed),
     )

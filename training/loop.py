@@ -168,6 +168,9 @@ class Trainer:
         self.z_metrics = torch.randn(o.metrics_images, r.z_dim, generator=zgen)
         self.real_stash: torch.Tensor | None = None
         self.data_diversity = 0.0
+        self.best_diversity = max(
+            (h.get("metrics/diversity", 0.0) for h in self.history), default=0.0
+        )
 
     # -- checkpoints
     def _restore(self, data: dict[str, Any]) -> None:
@@ -210,7 +213,7 @@ class Trainer:
             "history": self.history,
             "scaler": r.scaler.state_dict() if r.scaler is not None else {},
         }
-        train = {"options": asdict(self.opts), "world": self.world, "torch": torch.__version__}
+        train = {"options": asdict(self.opts), "world": self.world, "torch": str(torch.__version__)}
         path = save_checkpoint(
             self.ckpt_path, r.kind, r.config, parts, step=self.step, train=train, extra=extra
         )
@@ -357,6 +360,7 @@ class Trainer:
         """Batch diversity (with the collapse warning) and SWD against the real stash."""
         fake = self._generate(self.z_metrics)
         figures = {"metrics/diversity": metrics.batch_diversity(fake)}
+        self.best_diversity = max(self.best_diversity, figures["metrics/diversity"])
         if self.real_stash is not None:
             figures["metrics/data_diversity"] = self.data_diversity
             swd = metrics.sliced_wasserstein_distance(self.real_stash, fake)
@@ -365,7 +369,8 @@ class Trainer:
             warning = metrics.collapse_warning(
                 figures["metrics/diversity"], self.data_diversity, self.opts.collapse_ratio
             )
-            if warning:
+            # a collapse is a fall: an untrained generator is not diverse yet either
+            if warning and self.best_diversity >= self.opts.collapse_ratio * self.data_diversity:
                 log.warning("step %d: %s", self.step, warning)
         if self.writer:
             self.writer.scalars(self.step, figures)

@@ -1,8 +1,7 @@
 """The camera: a capture thread over OpenCV for a webcam, a (looping) video file or a still image.
 
-It publishes only the newest frame (RGB, stamped with its capture time); the show never waits
-on it. A camera that disappears is reported once as lost, retried in the background with
-back-off, and picked up again when it returns.
+Only the newest frame is kept (RGB, with its capture time); the show never waits on it. A lost
+camera is logged once, retried in the background with back-off, and picked up again.
 """
 
 from __future__ import annotations

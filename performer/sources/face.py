@@ -1,8 +1,7 @@
 """The face tracker: MediaPipe face mesh on its own thread, always on the newest camera frame.
 
-A watchdog notices a tracker that stalls or dies (MediaPipe can hang in some threading set-ups)
-and starts a fresh one while the show goes on. Each result is published, with its frame's
-capture time, into a latest-wins slot as a `FaceSample` (landmarks + raw measures).
+Results go to a latest-wins slot as `FaceSample`s; a watchdog restarts a tracker that stalls or
+dies (MediaPipe can hang in some threading set-ups) while the show goes on.
 """
 
 from __future__ import annotations

@@ -1,0 +1,93 @@
+"""Export a run for the stage and play a frame through performer's engine; latent analysis
+writes its figures and saves named directions the stage picks up."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from models.checkpoint import read_checkpoint
+from performer.engine import Engine, open_model
+from training.analysis import analyze, interpolate, principal_directions, slerp
+from training.export import export
+from training.loop import Trainer, TrainOptions
+
+QUIET = {"sample_every": 10**6, "eval_every": 3, "ckpt_every": 10**6, "metrics_images": 8}
+
+
+@pytest.fixture(scope="module")
+def run(photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "v"
+    opts = TrainOptions(
+        model="vaegan", out=str(out), data=str(photos), size=16, steps=4, batch=4, width=0.125,
+        workers=0, **QUIET,
+    )
+    Trainer(opts).run()
+    return out
+
+
+def test_run_folder_has_the_artist_files(run: Path):
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_0000004.png"]
+    assert (run / "losses.png").is_file()
+    from training.events import read_scalars
+
+    (events,) = (run / "events").iterdir()
+    scalars = read_scalars(events)
+    assert {"loss/rec", "loss/kl", "images_per_s", "metrics/swd", "metrics/diversity"} <= set(scalars)
+
+
+def test_export_plays_on_the_stage(run: Path, tmp_path: Path):
+    out = export(run, tmp_path / "v.pt")
+    data = read_checkpoint(out)
+    assert set(data["state"]) == {"G", "E"}  # EMA decoder + encoder; no critic, no optimizers
+    assert "optim" not in data and data["train"]["ema"] is True
+    assert "stage train vaegan" in data["train"]["command"]
+    train = read_checkpoint(run / "last.pt")
+    for k, v in train["state"]["G_ema"].items():
+        assert torch.equal(v, data["state"]["G"][k])
+    loaded = open_model(out)
+    assert set(loaded.parts) == {"G", "E"} and not loaded.generator.training
+    engine = Engine({"v": loaded}, device="cpu", threads=1)
+    frame = engine.generate("v", np.random.default_rng(0).standard_normal(128).astype(np.float32))
+    assert frame.shape == (16, 16, 3) and frame.dtype == np.uint8 and frame.std() > 0
+    mu, logvar = loaded.parts["E"](torch.zeros(1, 3, 16, 16))
+    assert mu.shape == logvar.shape == (1, 128)
+
+
+def test_analyze_writes_figures_and_directions(run: Path, tmp_path: Path):
+    exported = export(run, tmp_path / "v.pt")
+    args = argparse.Namespace(
+        checkpoint=run, out=tmp_path / "a", seeds="0,1,2", steps=4, directions=4, samples=64,
+        image=None, save=True,
+    )
+    written = {p.name for p in analyze(args)}
+    expected = {"interpolation-slerp.png", "interpolation-lerp.png", "interpolation.mp4"}
+    expected |= {"arithmetic.png", "directions.png", "responses-D.png", "responses-E.png"}
+    assert expected == written
+    assert (tmp_path / "a" / "interpolation.mp4").stat().st_size > 1000
+    dirs = read_checkpoint(run / "last.pt")["directions"]
+    assert sorted(dirs) == ["pc1", "pc2", "pc3", "pc4"]
+    args.checkpoint, args.out = exported, tmp_path / "b"
+    analyze(args)  # an export has no critic/encoder figures, but gets the directions
+    loaded = open_model(exported)
+    assert sorted(loaded.directions) == ["pc1", "pc2", "pc3", "pc4"]
+    assert all(abs(float(d.norm()) - 1) < 1e-5 for d in loaded.directions.values())
+
+
+def test_interpolation_and_principal_directions():
+    a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 2.0])
+    assert torch.allclose(slerp(a, b, 0.0), a) and torch.allclose(slerp(a, b, 1.0), b, atol=1e-6)
+    assert float(slerp(a, b, 0.5).norm()) == pytest.approx(1.5)
+    assert interpolate([a, b], 4).shape == (8, 2)  # a→b and b→a, 4 steps each
+    from models.dcgan import DCGANConfig, Generator
+
+    torch.manual_seed(0)
+    G = Generator(DCGANConfig(z_dim=8, widths=(16, 8))).eval()
+    dirs = principal_directions(G, "dcgan", count=3, samples=128)
+    m = torch.stack(list(dirs.values()))
+    assert m.shape == (3, 8) and torch.allclose(m.norm(dim=1), torch.ones(3))
+    assert float((m @ m.T - torch.eye(3)).abs().max()) < 0.999  # distinct directions
