@@ -34,7 +34,14 @@ def photos(folder: Path, count: int = 24) -> Path:
     import cv2
     import skimage.data as d
 
-    names = ["astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field"]
+    names = [
+        "astronaut",
+        "coffee",
+        "chelsea",
+        "rocket",
+        "immunohistochemistry",
+        "hubble_deep_field",
+    ]
     imgs = [getattr(d, n)()[..., :3] for n in names]
     for i in range(count):
         img = imgs[i % len(imgs)]
@@ -51,8 +58,16 @@ def studio(model: str, data: Path, out: Path, steps: int, warmup: int, **kw) -> 
     from training.loop import Trainer, TrainOptions
 
     opts = TrainOptions(
-        model=model, out=str(out), data=str(data), steps=warmup, log_every=10**6,
-        sample_every=10**6, eval_every=10**6, ckpt_every=10**6, metrics_images=8, **kw,
+        model=model,
+        out=str(out),
+        data=str(data),
+        steps=warmup,
+        log_every=10**6,
+        sample_every=10**6,
+        eval_every=10**6,
+        ckpt_every=10**6,
+        metrics_images=8,
+        **kw,
     )
     t = Trainer(opts)
     t.run()  # warm-up: allocations, worker start, first batches
@@ -72,7 +87,9 @@ def studio(model: str, data: Path, out: Path, steps: int, warmup: int, **kw) -> 
     }
 
 
-def plain(model: str, steps: int, warmup: int, size: int, batch: int, device: str) -> dict:
+def plain(
+    model: str, steps: int, warmup: int, size: int, batch: int, device: str, width: float = 1.0
+) -> dict:
     """The same recipe the way the DCGAN tutorial trains: real batches already in memory, plain
     Adam, every network's weight gradients computed in every backward."""
     import training.recipe as recipe_mod
@@ -82,17 +99,16 @@ def plain(model: str, steps: int, warmup: int, size: int, batch: int, device: st
     def plain_adam(params, lr, betas, device):
         return torch.optim.Adam(params, lr=lr, betas=betas, foreach=False)
 
-    saved = recipe_mod.adam, recipe_mod.frozen, gan.adam, gan.frozen
-    mods = [recipe_mod, gan]
-    from training import dual as dual_mod, vaegan as vaegan_mod
+    from training import dual as dual_mod
+    from training import vaegan as vaegan_mod
 
-    mods += [dual_mod, vaegan_mod]
+    mods = [recipe_mod, gan, dual_mod, vaegan_mod]
     originals = [(m, m.adam, m.frozen) for m in mods]
     try:
         for m in mods:
             m.adam, m.frozen = plain_adam, lambda *nets: contextlib.nullcontext()
         spec = MODELS[model]
-        opts = {"model": model, "size": size, "batch": batch, "lr": spec.lr, "width": 1.0}
+        opts = {"model": model, "size": size, "batch": batch, "lr": spec.lr, "width": width}
         torch.manual_seed(0)
         r = build(opts, torch.device(device))
         for n in r.nets.values():
@@ -117,6 +133,7 @@ def plain(model: str, steps: int, warmup: int, size: int, batch: int, device: st
                 crit(out, torch.ones_like(out)).backward()
                 oG.step()
         else:
+
             def step(i):
                 r.step(lambda: real, i)
 
@@ -130,7 +147,6 @@ def plain(model: str, steps: int, warmup: int, size: int, batch: int, device: st
     finally:
         for m, a, f in originals:
             m.adam, m.frozen = a, f
-        del saved
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -139,11 +155,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--models", default="dcgan,dcgan128,wgan-unet,vaegan,dual")
     p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--widths",
+        default="dcgan=0.5",
+        help="channel scale per model; DCGAN at 0.5 is the PyTorch tutorial's 512-256-128-64",
+    )
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = p.parse_args(argv)
     from training.zoo import MODELS
 
-    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    widths = {k: float(v) for k, v in (kv.split("=") for kv in args.widths.split(",") if kv)}
+    device = (
+        args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    )
     results: dict = {
         "machine": {
             "platform": platform.platform(),
@@ -156,15 +180,19 @@ def main(argv: list[str] | None = None) -> int:
         "models": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
-        data = photos(Path(tmp) / "data" if (Path(tmp) / "data").mkdir() is None else Path(tmp))
+        (Path(tmp) / "data").mkdir()
+        data = photos(Path(tmp) / "data")
         for model in [m for m in args.models.split(",") if m]:
             spec = MODELS[model]
-            ours = studio(model, data, Path(tmp) / model, args.steps, args.warmup, device=device)
-            base = plain(model, args.steps, args.warmup, spec.size, spec.batch, device)
+            w = widths.get(model, 1.0)
+            ours = studio(
+                model, data, Path(tmp) / model, args.steps, args.warmup, device=device, width=w
+            )
+            base = plain(model, args.steps, args.warmup, spec.size, spec.batch, device, w)
             ratio = ours["images_per_s"] / base["images_per_s"]
-            results["models"][model] = {"studio": ours, "plain": base, "ratio": ratio}
+            results["models"][model] = {"studio": ours, "plain": base, "ratio": ratio, "width": w}
             print(
-                f"{model:10s} {spec.size:4d}px batch {spec.batch:4d}: studio"
+                f"{model:10s} {spec.size:4d}px x{w:g} batch {spec.batch:4d}: studio"
                 f" {ours['images_per_s']:8.1f} img/s ({ours['s_per_step']:.2f} s/step), plain"
                 f" {base['images_per_s']:8.1f} img/s  → {ratio:.2f}x",
                 flush=True,

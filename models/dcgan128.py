@@ -28,7 +28,9 @@ class DCGAN128Config:
         if len(self.widths) != 4 or min(self.widths) < 1 or self.z_dim < 1:
             raise ValueError(f"DCGAN128Config: need 4 widths ≥ 1, got {self.widths}")
         if self.image_size % 16 or self.image_size < 16:
-            raise ValueError(f"DCGAN128Config: image_size must be a multiple of 16, got {self.image_size}")
+            raise ValueError(
+                f"DCGAN128Config: image_size must be a multiple of 16, got {self.image_size}"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"DCGAN128Config: dropout must be in [0, 1), got {self.dropout}")
 

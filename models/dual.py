@@ -58,7 +58,9 @@ class ModulatedConv(nn.Module):
         if self.demod:
             weight = weight * torch.rsqrt(weight.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8)
         out = F.conv2d(
-            x.reshape(1, n * c, h, wd), weight.reshape(-1, c, *weight.shape[3:]), padding=self.pad,
+            x.reshape(1, n * c, h, wd),
+            weight.reshape(-1, c, *weight.shape[3:]),
+            padding=self.pad,
             groups=n,
         )
         return out.view(n, -1, h, wd) + self.bias.view(1, -1, 1, 1)

@@ -38,9 +38,7 @@ KINDS: dict[str, ModelKind] = {
         vaegan.VAEGANConfig,
         {"G": vaegan.Decoder, "E": vaegan.Encoder, "D": vaegan.Critic},
     ),
-    "wgan-unet": ModelKind(
-        "wgan-unet", unet.UNetConfig, {"G": unet.Generator, "D": unet.Critic}
-    ),
+    "wgan-unet": ModelKind("wgan-unet", unet.UNetConfig, {"G": unet.Generator, "D": unet.Critic}),
     # G0, G1 = the two generators (one latent space, side-by-side playback), D = discriminator.
     # Exports also store G = a copy of G0 so a single-generator stage plays them as they are.
     "dual": ModelKind(

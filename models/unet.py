@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 
-
 @dataclass(frozen=True)
 class UNetConfig:
     image_size: int = 32

@@ -12,7 +12,6 @@ import torch
 from torch import nn
 
 
-
 @dataclass(frozen=True)
 class VAEGANConfig:
     z_dim: int = 128
@@ -27,7 +26,8 @@ class VAEGANConfig:
         n = math.log2(self.image_size / 4) if self.image_size >= 8 else 0
         if n != int(n) or n < 1:
             raise ValueError(
-                f"VAEGANConfig: image_size must be 4·2^k ≥ 8 (32, 64, 128, 256 ...), got {self.image_size}"
+                "VAEGANConfig: image_size must be 4·2^k ≥ 8 (32, 64, 128, 256 ...),"
+                f" got {self.image_size}"
             )
         if min(self.z_dim, self.ch, self.max_ch) < 1:
             raise ValueError("VAEGANConfig: z_dim, ch and max_ch must be ≥ 1")

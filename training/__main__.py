@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--video-fps", type=float, default=2.0, help="frames sampled per video second")
     t.add_argument("--workers", type=int, help="data-loading processes")
     t.add_argument("--n-critic", type=int, help="critic updates per generator update")
-    t.add_argument("--weights", type=_weights, default={}, help="loss weights, e.g. kl=0.01,adv=0.1")
+    t.add_argument(
+        "--weights", type=_weights, default={}, help="loss weights, e.g. kl=0.01,adv=0.1"
+    )
     t.add_argument("--arrangement", choices=["diametric", "classifier"], help="dual only")
     t.add_argument("--ema", type=float, default=0.999)
     t.add_argument("--log-every", type=int, default=10)
@@ -56,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("run", type=Path)
     e.add_argument("--out", required=True, type=Path)
     a = sub.add_parser("analyze", help="latent analysis of a checkpoint (PNG/MP4 + directions)")
-    a.add_argument("checkpoint", type=Path, help="a stage checkpoint, a run's last.pt or a run folder")
+    a.add_argument(
+        "checkpoint", type=Path, help="a stage checkpoint, a run's last.pt or a run folder"
+    )
     a.add_argument("--out", type=Path, help="folder for the figures (default: beside it)")
     a.add_argument("--seeds", default="0,1,2,3", help="seeds for interpolation (comma list)")
     a.add_argument("--steps", type=int, default=8, help="interpolation steps per pair")

@@ -22,7 +22,13 @@ from training import artifacts
 from training.export import run_checkpoint
 
 # the layer whose activations the PCA runs on, per kind (GANSpace: an early layer)
-PCA_LAYER = {"dcgan": "body.0", "dcgan128": "fc", "vaegan": "fc", "wgan-unet": "mid", "dual": "mapping"}
+PCA_LAYER = {
+    "dcgan": "body.0",
+    "dcgan128": "fc",
+    "vaegan": "fc",
+    "wgan-unet": "mid",
+    "dual": "mapping",
+}
 
 
 @dataclass
@@ -76,12 +82,16 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
     return u * torch.lerp(na, nb, t)
 
 
-def interpolate(zs: list[torch.Tensor], steps: int, mode: str = "slerp", loop: bool = True) -> torch.Tensor:
+def interpolate(
+    zs: list[torch.Tensor], steps: int, mode: str = "slerp", loop: bool = True
+) -> torch.Tensor:
     """Rows of `steps` latents from each z to the next (the last back to the first)."""
     pairs = list(zip(zs, zs[1:] + zs[:1] if loop else zs[1:], strict=False))
     ts = np.linspace(0.0, 1.0, steps, endpoint=False)
     rows = [
-        torch.stack([slerp(a, b, float(t)) if mode == "slerp" else torch.lerp(a, b, float(t)) for t in ts])
+        torch.stack(
+            [slerp(a, b, float(t)) if mode == "slerp" else torch.lerp(a, b, float(t)) for t in ts]
+        )
         for a, b in pairs
     ]
     return torch.cat(rows)
@@ -93,7 +103,9 @@ def decode(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def principal_directions(G: nn.Module, kind: str, count: int = 8, samples: int = 1024, seed: int = 0) -> dict[str, torch.Tensor]:
+def principal_directions(
+    G: nn.Module, kind: str, count: int = 8, samples: int = 1024, seed: int = 0
+) -> dict[str, torch.Tensor]:
     """GANSpace (Härkönen et al. 2020): PCA of an early layer's activations over random z, then
     the z-space direction of each component by least squares (z ≈ U·coordinates). Named
     pc1 ... pcK, strongest first, unit length."""
@@ -121,7 +133,10 @@ def principal_directions(G: nn.Module, kind: str, count: int = 8, samples: int =
 def save_directions(path: Path, directions: dict[str, torch.Tensor]) -> Path:
     """Add (or replace) named directions in a checkpoint file, atomically."""
     data = read_checkpoint(path)
-    data["directions"] = {**(data.get("directions") or {}), **{k: v.float() for k, v in directions.items()}}
+    data["directions"] = {
+        **(data.get("directions") or {}),
+        **{k: v.float() for k, v in directions.items()},
+    }
     return atomic_torch_save(data, path)
 
 
@@ -131,7 +146,9 @@ def conv_responses(net: nn.Module, image: torch.Tensor, per_layer: int = 16) -> 
     figure of Zeiler & Fergus, here as activation maps)."""
     maps: list[torch.Tensor] = []
     convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
-    hooks = [c.register_forward_hook(lambda m, i, o: maps.append(o.detach().float())) for c in convs]
+    hooks = [
+        c.register_forward_hook(lambda m, i, o: maps.append(o.detach().float())) for c in convs
+    ]
     try:
         with torch.no_grad():
             net(image)
@@ -147,7 +164,11 @@ def conv_responses(net: nn.Module, image: torch.Tensor, per_layer: int = 16) -> 
         lo = sel.flatten(1).min(1).values[:, None, None]
         hi = sel.flatten(1).max(1).values[:, None, None]
         sel = (sel - lo) / (hi - lo).clamp_min(1e-8)
-        tiles.append(torch.cat([sel, torch.zeros(per_layer - len(sel), size, size)]) if len(sel) < per_layer else sel)
+        tiles.append(
+            torch.cat([sel, torch.zeros(per_layer - len(sel), size, size)])
+            if len(sel) < per_layer
+            else sel
+        )
     if not tiles:
         return np.zeros((size, size, 3), np.uint8)
     grey = (torch.stack(tiles).flatten(0, 1) * 255).to(torch.uint8)[..., None].expand(-1, -1, -1, 3)
@@ -192,7 +213,11 @@ def analyze(args: argparse.Namespace) -> list[Path]:
         tag = "" if len(nets.gens) == 1 else f"-{name}"
         for mode in ("slerp", "lerp"):
             imgs = decode(G, interpolate(zs, args.steps, mode))
-            written.append(artifacts.write_png(out / f"interpolation-{mode}{tag}.png", artifacts.grid(imgs, args.steps), up))
+            written.append(
+                artifacts.write_png(
+                    out / f"interpolation-{mode}{tag}.png", artifacts.grid(imgs, args.steps), up
+                )
+            )
         frames = artifacts.to_uint8(decode(G, interpolate(zs, max(2, args.steps * 6), "slerp")))
         k = max(1, -(-up // frames.shape[1]))
         frames = frames.repeat(k, axis=1).repeat(k, axis=2)
@@ -201,7 +226,9 @@ def analyze(args: argparse.Namespace) -> list[Path]:
         z3s = [seed_z(2000 + i, first.z_dim) for i in range(4)]
         rows = [torch.stack([z1, z2, z3, z1 - z2 + z3]) for z3 in z3s]
         imgs = decode(G, torch.cat(rows))
-        written.append(artifacts.write_png(out / f"arithmetic{tag}.png", artifacts.grid(imgs, 4), up))
+        written.append(
+            artifacts.write_png(out / f"arithmetic{tag}.png", artifacts.grid(imgs, 4), up)
+        )
     gen_name = "G0" if nets.kind == "dual" else "G"
     dirs = principal_directions(nets.gens[gen_name], nets.kind, args.directions, args.samples)
     rows = []
@@ -218,5 +245,7 @@ def analyze(args: argparse.Namespace) -> list[Path]:
             fig = conv_responses(nets.others[name], _image(args.image, size))
             written.append(artifacts.write_png(out / f"responses-{name}.png", fig, 512))
     if not nets.others:
-        print(f"{nets.path}: no critic or encoder in this file; layer responses need a run's last.pt")
+        print(
+            f"{nets.path}: no critic or encoder in this file; layer responses need a run's last.pt"
+        )
     return written

@@ -239,11 +239,15 @@ class ImageFolder(Dataset):
         if item.frame >= 0:
             img = read_frames(item.path, [item.frame]).get(item.frame)
         else:
-            side = min(item.width, item.height) if self.opts.mode == "crop" else max(
-                item.width, item.height
+            side = (
+                min(item.width, item.height)
+                if self.opts.mode == "crop"
+                else max(item.width, item.height)
             )
             reduce = max([r for r in (1, 2, 4, 8) if side / r >= self.opts.target] or [1])
-            img = read_image(item.path, reduce if item.path.suffix.lower() in (".jpg", ".jpeg") else 1)
+            img = read_image(
+                item.path, reduce if item.path.suffix.lower() in (".jpg", ".jpeg") else 1
+            )
         return None if img is None else resize_for(img, self.opts)
 
     def __getitem__(self, key: int | tuple[int, int]) -> torch.Tensor:
@@ -302,9 +306,7 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
 
 
-def loader(
-    dataset: ImageFolder, order: BatchOrder, workers: int, pin: bool = False
-) -> DataLoader:
+def loader(dataset: ImageFolder, order: BatchOrder, workers: int, pin: bool = False) -> DataLoader:
     """Batches of uint8 images, decoded and augmented in `workers` processes."""
     return DataLoader(
         dataset,

@@ -44,11 +44,15 @@ class DualRecipe(Recipe):
         for n in self.nets.values():
             n.to(device)
         lr = float(options["lr"])
-        self.optims = {k: adam(n.parameters(), lr, (0.0, 0.99), device) for k, n in self.nets.items()}
+        self.optims = {
+            k: adam(n.parameters(), lr, (0.0, 0.99), device) for k, n in self.nets.items()
+        }
         self.w = {**WEIGHTS, **options.get("weights", {})}
         self.arrangement = options.get("arrangement") or "diametric"
         if self.arrangement not in ("diametric", "classifier"):
-            raise ValueError(f"dual: arrangement must be diametric or classifier, got {self.arrangement!r}")
+            raise ValueError(
+                f"dual: arrangement must be diametric or classifier, got {self.arrangement!r}"
+            )
         options["arrangement"] = self.arrangement
 
     def images_per_step(self, batch: int) -> int:

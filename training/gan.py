@@ -29,7 +29,9 @@ def dcgan_config(size: int, width: float = 1.0, z_dim: int | None = None) -> dcg
     return dcgan.DCGANConfig(z_dim=z_dim or 100, widths=_scaled(widths, width))
 
 
-def dcgan128_config(size: int, width: float = 1.0, z_dim: int | None = None) -> dcgan128.DCGAN128Config:
+def dcgan128_config(
+    size: int, width: float = 1.0, z_dim: int | None = None
+) -> dcgan128.DCGAN128Config:
     return dcgan128.DCGAN128Config(
         z_dim=z_dim or 100, widths=_scaled((512, 256, 128, 64), width), image_size=size
     )
@@ -37,7 +39,9 @@ def dcgan128_config(size: int, width: float = 1.0, z_dim: int | None = None) -> 
 
 def unet_config(size: int, width: float = 1.0, z_dim: int | None = None) -> unet.UNetConfig:
     if z_dim:
-        raise ValueError("wgan-unet: the latent is the noise image (3·size²); --z-dim does not apply")
+        raise ValueError(
+            "wgan-unet: the latent is the noise image (3·size²); --z-dim does not apply"
+        )
     return unet.UNetConfig(
         image_size=size,
         widths=_scaled((64, 128, 256), width),
@@ -48,7 +52,9 @@ def unet_config(size: int, width: float = 1.0, z_dim: int | None = None) -> unet
 class GANRecipe(Recipe):
     """G and D; loss "bce" (DCGAN) or "wgan-gp"."""
 
-    def __init__(self, kind: str, config: Any, options: dict[str, Any], device: torch.device) -> None:
+    def __init__(
+        self, kind: str, config: Any, options: dict[str, Any], device: torch.device
+    ) -> None:
         super().__init__(config, options, device)
         self.kind = kind
         mod = {"dcgan": dcgan, "dcgan128": dcgan128}.get(kind)
@@ -91,5 +97,7 @@ class GANRecipe(Recipe):
         with frozen(D), self.autocast():
             g_loss = L.wgan_generator_loss(D(G(self.z(real.shape[0]))))
         self.update(g_loss, "G")
-        out.update(d=(w + gp).detach(), wasserstein=(-w).detach(), gp=gp.detach(), g=g_loss.detach())
+        out.update(
+            d=(w + gp).detach(), wasserstein=(-w).detach(), gp=gp.detach(), g=g_loss.detach()
+        )
         return out

@@ -49,7 +49,9 @@ def laplacian_pyramid(x: torch.Tensor, min_size: int = 16) -> list[torch.Tensor]
     return levels
 
 
-def _descriptors(level: torch.Tensor, per_image: int, patch: int, gen: torch.Generator) -> torch.Tensor:
+def _descriptors(
+    level: torch.Tensor, per_image: int, patch: int, gen: torch.Generator
+) -> torch.Tensor:
     n, c, h, w = level.shape
     if h < patch or w < patch:
         patch = min(h, w)
@@ -63,7 +65,9 @@ def _descriptors(level: torch.Tensor, per_image: int, patch: int, gen: torch.Gen
     return d.flatten(1)
 
 
-def _sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, dirs: int, repeats: int, gen: torch.Generator) -> float:
+def _sliced_wasserstein(
+    a: torch.Tensor, b: torch.Tensor, dirs: int, repeats: int, gen: torch.Generator
+) -> float:
     total = 0.0
     for _ in range(repeats):
         proj = torch.randn(a.shape[1], dirs, generator=gen)
@@ -92,7 +96,9 @@ def sliced_wasserstein_distance(
         real, fake = real[:n], fake[:n]
     gen = torch.Generator().manual_seed(seed)
     out = []
-    for lr, lf in zip(laplacian_pyramid(real.float().cpu()), laplacian_pyramid(fake.float().cpu()), strict=True):
+    for lr, lf in zip(
+        laplacian_pyramid(real.float().cpu()), laplacian_pyramid(fake.float().cpu()), strict=True
+    ):
         da = _descriptors(lr, per_image, patch, gen)
         db = _descriptors(lf, per_image, patch, gen)
         out.append(1e3 * _sliced_wasserstein(da, db, dirs, repeats, gen))

@@ -14,7 +14,9 @@ import torch.distributed as dist
 from torch import nn
 
 
-def adam(params: Any, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
+def adam(
+    params: Any, lr: float, betas: tuple[float, float], device: torch.device
+) -> torch.optim.Adam:
     """Adam with the fused kernel where this torch has it for the device (CPU and CUDA)."""
     try:
         return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)

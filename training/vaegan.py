@@ -73,7 +73,10 @@ class VAEGANRecipe(Recipe):
             feat = L.feature_recon_loss(D.features, fake[:half], real[:half])
             adv = L.wgan_generator_loss(D(fake))
             total = (
-                self.w["kl"] * kl + self.w["rec"] * rec + self.w["feat"] * feat + self.w["adv"] * adv
+                self.w["kl"] * kl
+                + self.w["rec"] * rec
+                + self.w["feat"] * feat
+                + self.w["adv"] * adv
             )
         self.update(total, "G", "E")
         return {

@@ -41,5 +41,7 @@ MODELS: dict[str, ModelSpec] = {
 def build(options: dict[str, Any], device: torch.device) -> Recipe:
     """The recipe for `options["model"]`, its networks initialised from the current RNG."""
     spec = MODELS[options["model"]]
-    config = spec.config(int(options["size"]), float(options.get("width", 1.0)), options.get("z_dim"))
+    config = spec.config(
+        int(options["size"]), float(options.get("width", 1.0)), options.get("z_dim")
+    )
     return spec.recipe(config, options, device)

@@ -23,8 +23,15 @@ QUIET = {"sample_every": 10**6, "eval_every": 3, "ckpt_every": 10**6, "metrics_i
 def run(photos: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "v"
     opts = TrainOptions(
-        model="vaegan", out=str(out), data=str(photos), size=16, steps=4, batch=4, width=0.125,
-        workers=0, **QUIET,
+        model="vaegan",
+        out=str(out),
+        data=str(photos),
+        size=16,
+        steps=4,
+        batch=4,
+        width=0.125,
+        workers=0,
+        **QUIET,
     )
     Trainer(opts).run()
     return out
@@ -37,7 +44,9 @@ def test_run_folder_has_the_artist_files(run: Path):
 
     (events,) = (run / "events").iterdir()
     scalars = read_scalars(events)
-    assert {"loss/rec", "loss/kl", "images_per_s", "metrics/swd", "metrics/diversity"} <= set(scalars)
+    assert {"loss/rec", "loss/kl", "images_per_s", "metrics/swd", "metrics/diversity"} <= set(
+        scalars
+    )
 
 
 def test_export_plays_on_the_stage(run: Path, tmp_path: Path):
@@ -61,8 +70,14 @@ def test_export_plays_on_the_stage(run: Path, tmp_path: Path):
 def test_analyze_writes_figures_and_directions(run: Path, tmp_path: Path):
     exported = export(run, tmp_path / "v.pt")
     args = argparse.Namespace(
-        checkpoint=run, out=tmp_path / "a", seeds="0,1,2", steps=4, directions=4, samples=64,
-        image=None, save=True,
+        checkpoint=run,
+        out=tmp_path / "a",
+        seeds="0,1,2",
+        steps=4,
+        directions=4,
+        samples=64,
+        image=None,
+        save=True,
     )
     written = {p.name for p in analyze(args)}
     expected = {"interpolation-slerp.png", "interpolation-lerp.png", "interpolation.mp4"}

@@ -27,8 +27,12 @@ class Linear(torch.nn.Module):
 
 def test_gradient_penalty_zero_for_1_lipschitz_positive_otherwise():
     real, fake = torch.rand(16, 3, 8, 8), torch.rand(16, 3, 8, 8)
-    assert float(L.gradient_penalty(Linear(1.0), real, fake).detach()) == pytest.approx(0.0, abs=1e-9)
-    assert float(L.gradient_penalty(Linear(3.0), real, fake).detach()) == pytest.approx(10 * 4, rel=1e-5)
+    assert float(L.gradient_penalty(Linear(1.0), real, fake).detach()) == pytest.approx(
+        0.0, abs=1e-9
+    )
+    assert float(L.gradient_penalty(Linear(3.0), real, fake).detach()) == pytest.approx(
+        10 * 4, rel=1e-5
+    )
     gp = L.gradient_penalty(Linear(0.5), real, fake)
     gp.backward()  # differentiable: the critic learns from it
     assert float(gp.detach()) == pytest.approx(10 * 0.25, rel=1e-5)
@@ -47,7 +51,9 @@ def test_kl_and_wasserstein_signs():
 def test_dual_terms():
     varied, flat = torch.rand(8, 3, 8, 8) * 2 - 1, torch.zeros(8, 3, 8, 8)
     assert float(L.colour_variety(varied)) > float(L.colour_variety(flat)) == 0.0
-    assert float(L.colour_variety_loss(varied, flat)) < 0 < float(L.colour_variety_loss(flat, varied))
+    assert (
+        float(L.colour_variety_loss(varied, flat)) < 0 < float(L.colour_variety_loss(flat, varied))
+    )
     logit = torch.zeros(4)
     assert float(L.dual_classifier_loss(logit, logit)) == pytest.approx(2 * math.log(2))
     assert float(L.dual_classifier_loss(-9 + logit, 9 + logit)) < 1e-3
