@@ -109,9 +109,14 @@ class Controller:
         seconds = None if fade is None else self.auto.seconds(fade)
         self._params_from = self.auto.overlay(self._blend(), output=False)
         self.auto.scene_changed(params)
+        before = self.model
         self.scene_index = index
         scene = self.scene
-        self.latent.go(self.target_for(scene), scene.fade if seconds is None else seconds)
+        self.latent.go(
+            self.target_for(scene),
+            scene.fade if seconds is None else seconds,
+            cut=scene.model != before,  # another model: the stage crossfades images instead
+        )
         if self.face is not None:  # the scene's face mappings take over over the same fade
             self.face.switch(scene.face, scene.fade if seconds is None else seconds)
 

@@ -43,7 +43,7 @@ def open_model(path: Path) -> Loaded:
     if not path.exists() and is_seed(path):
         log.info("making seed checkpoint %s (untrained; first run only)", path)
         make_seed_checkpoint(path)
-    loaded = load_checkpoint(path, parts=("G", "E"))
+    loaded = load_checkpoint(path, parts=("G", "E", "G0", "G1"))
     if not hasattr(loaded.generator, "z_dim"):
         raise CheckpointError(f"{path}: its generator has no z_dim")
     return loaded
@@ -67,17 +67,25 @@ class Engine:
     """Decodes latents with one or more generators on a worker thread."""
 
     def __init__(
-        self, models: Mapping[str, Loaded], device: str = "auto", threads: int | None = None
+        self,
+        models: Mapping[str, Loaded],
+        device: str = "auto",
+        threads: int | None = None,
+        layouts: Mapping[str, str] | None = None,
     ) -> None:
         self.device = pick_device(device)
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
         self.threads = threads
         self.generators: dict[str, torch.nn.Module] = {}
         for name, loaded in models.items():
-            g = loaded.generator.to(self.device, self.dtype)
-            if self.device.type == "cpu":
-                g = g.to(memory_format=torch.channels_last)
-            self.generators[name] = g
+            self.generators[name] = self._place(loaded.generator)
+        # dual-generator checkpoints: both generators decode the same z, laid out together
+        self.pairs = {
+            name: tuple(self._place(m.parts[k]) for k in ("G0", "G1"))
+            for name, m in models.items()
+            if "G0" in m.parts and "G1" in m.parts
+        }
+        self.layouts = {name: (layouts or {}).get(name, "side_by_side") for name in self.pairs}
         self.encoders = {  # VAE-GAN encoders: live video through the model (performer/video.py)
             name: m.parts["E"].to(self.device, self.dtype)
             for name, m in models.items()
@@ -98,6 +106,21 @@ class Engine:
         self.infer_times: list[float] = []
         self.warmup: dict[str, object] = {}
 
+    def _place(self, g: torch.nn.Module) -> torch.nn.Module:
+        g = g.to(self.device, self.dtype)
+        return g.to(memory_format=torch.channels_last) if self.device.type == "cpu" else g
+
+    def _decode(self, model: str, zt: torch.Tensor) -> torch.Tensor:
+        """One image (3, H, W) for z: a pair's two images laid out as the show says."""
+        pair = self.pairs.get(model)
+        if pair is None:
+            return self.generators[model](zt)[0]
+        layout = self.layouts[model]
+        if layout in ("first", "second"):
+            return pair[layout == "second"](zt)[0]
+        a, b = pair[0](zt)[0], pair[1](zt)[0]
+        return torch.cat((a, b), dim=-1 if layout == "side_by_side" else -2)
+
     # -- synchronous decoding
     @torch.inference_mode()
     def generate(
@@ -105,7 +128,6 @@ class Engine:
     ) -> np.ndarray:
         """Decode z; with `video` (an RGB picture, mix 0 … 1) and an encoder, z is first moved
         toward the picture's code."""
-        g = self.generators[model]
         zt = torch.from_numpy(np.ascontiguousarray(z, np.float32)).to(self.device, self.dtype)
         zt = zt.view(1, -1)
         if video is not None and model in self.encoders and model in self._sizes:
@@ -115,8 +137,9 @@ class Engine:
                 if self.error is None:
                     log.error("video through %s failed: %s (decoding without it)", model, e)
                 self.error = f"{model} video: {e}"
-        x = g(zt)[0]
-        self._sizes[model] = int(x.shape[-1])
+        x = self._decode(model, zt)
+        if model not in self.pairs:
+            self._sizes[model] = int(x.shape[-1])
         img = ((x.float() + 1.0) * 127.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0)
         return img.contiguous().cpu().numpy()
 

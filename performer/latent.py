@@ -86,7 +86,8 @@ class LatentState:
         self.rate: float | None = None  # drift phase rate overriding the target's speed (tempo)
         self.amplitude_scale = 1.0  # × the target's drift amplitude (automation)
         self.offset = np.zeros(self.dim, np.float32)  # nudges along directions, from keys/OSC
-        self._from: np.ndarray | None = None
+        self._from: np.ndarray | None = None  # where a latent fade started (None: a cut)
+        self._fading = False
         self._fade = 0.0
         self._elapsed = 0.0
 
@@ -105,7 +106,7 @@ class LatentState:
     @property
     def fade_progress(self) -> float:
         """0 at the start of a fade, 1 when done (or when no fade is running)."""
-        if self._from is None or self._fade <= 0:
+        if not self._fading or self._fade <= 0:
             return 1.0
         return min(self._elapsed / self._fade, 1.0)
 
@@ -114,21 +115,24 @@ class LatentState:
         dt = max(float(dt), 0.0)
         if not self.frozen:
             self.phase += (self.target.speed if self.rate is None else self.rate) * dt
-        if self._from is not None:
+        if self._fading:
             self._elapsed += dt
             if self._elapsed >= self._fade:
-                self._from = None
+                self._from, self._fading = None, False
 
-    def go(self, target: Target, fade: float) -> None:
-        """Move to a new target, fading from wherever the show is now over `fade` seconds."""
+    def go(self, target: Target, fade: float, cut: bool = False) -> None:
+        """Move to a new target, fading from wherever the show is now over `fade` seconds.
+        A `cut` (or a target in a latent space of another size: another model) jumps, but the
+        fade clock still runs, for the image-space crossfade and parameter ramps."""
         here = self.z()
+        dim = int(target.anchor.shape[0])
+        cut = cut or dim != self.dim
+        self.dim = dim
         self.target = target
         self.walk = Walk.for_seed(target.walk_seed, self.dim)
         self.offset = np.zeros(self.dim, np.float32)
-        if fade > 0:
-            self._from, self._fade, self._elapsed = here, float(fade), 0.0
-        else:
-            self._from = None
+        self._fading, self._fade, self._elapsed = fade > 0, max(float(fade), 0.0), 0.0
+        self._from = here if self._fading and not cut else None
 
     def nudge(self, direction: np.ndarray, amount: float) -> None:
         self.offset = (self.offset + amount * direction).astype(np.float32)

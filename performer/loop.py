@@ -15,6 +15,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from performer.control import Controller, Cue
@@ -162,6 +163,7 @@ class Stage:
         self.events: EventLog | None = None
         self.face: FaceRig | None = None
         self.osc: OscLink | None = None
+        self._shown: tuple[str, np.ndarray] | None = None  # model on screen, its last image
         try:
             self._open()
         except BaseException:
@@ -172,7 +174,12 @@ class Stage:
         show, opts = self.show, self.opts
         used = {s.model for s in show.scenes}
         models = {m.name: open_model(m.checkpoint) for m in show.models if m.name in used}
-        self.engine = Engine(models, device=opts.device, threads=opts.threads)
+        self.engine = Engine(
+            models,
+            device=opts.device,
+            threads=opts.threads,
+            layouts={m.name: m.layout for m in show.models},
+        )
         self.engine.warm_up()
         directions = {}
         for name, m in models.items():
@@ -331,6 +338,9 @@ class Stage:
                 tuner = ThreadTuner(engine, candidates)
         image = engine.generate(c.model, c.latent.z())
         last_stamp = -1
+        # the model on screen and its last image (kept across runs: a cue may come between)
+        shown_model, previous_image = self._shown or (c.model, image)
+        xfade_from = None
         start = time.perf_counter()
         deadline = start
         prev_present: float | None = None
@@ -369,11 +379,23 @@ class Stage:
                     finish_by = deadline + budget - self.stats.rest_estimate() - 0.001
                     latest = engine.wait_for(frame, finish_by)
                     infer = time.perf_counter() - t0
+                    if latest is not None and latest.model != c.model:
+                        latest = None  # still the previous model's: keep the last image
                     if latest is not None:
                         image = latest.image
                         if latest.stamp != last_stamp:
                             self.stats.fresh += 1
                             last_stamp = latest.stamp
+                if c.model != shown_model:  # another model: crossfade in image space
+                    xfade_from, shown_model = previous_image, c.model
+                previous_image = image
+                self._shown = (shown_model, image)
+                if xfade_from is not None:
+                    u = c.latent.fade_progress
+                    if u >= 1.0:
+                        xfade_from = None
+                    else:
+                        image = crossfade(xfade_from, image, u)
                 timings = display.draw(image, c.params(), t, self.hud(t))
                 if self.recorder:
                     self.recorder.write(display.read_pixels())
@@ -416,6 +438,14 @@ class Stage:
                     part.close()
                 except Exception as e:  # closing must not hide the error that got us here
                     log.error("closing %s: %s", type(part).__name__, e)
+
+
+def crossfade(a: np.ndarray, b: np.ndarray, u: float) -> np.ndarray:
+    """Image b over image a at weight u (smoothstep); a is resized to b's size if needed."""
+    if a.shape != b.shape:
+        a = cv2.resize(a, (b.shape[1], b.shape[0]), interpolation=cv2.INTER_LINEAR)
+    w = u * u * (3 - 2 * u)
+    return cv2.addWeighted(a, 1.0 - w, b, w, 0.0)
 
 
 def _raise_on_sigterm():

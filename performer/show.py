@@ -22,6 +22,7 @@ DEFAULT_SHADER_DIR = PROJECT_ROOT / "shaders"
 DEFAULT_SHOW = PROJECT_ROOT / "show.toml"
 
 _MISSING = object()
+LAYOUTS = ("side_by_side", "top_bottom", "first", "second")
 
 
 class ShowError(Exception):
@@ -40,6 +41,9 @@ class ShowError(Exception):
 class ModelSpec:
     name: str
     checkpoint: Path
+    # a dual-generator checkpoint: both generators side by side / top over bottom on one
+    # latent, or one of them alone ("first", "second"); a single generator ignores it
+    layout: str = "side_by_side"
 
 
 @dataclass(frozen=True)
@@ -276,10 +280,11 @@ def show_from_dict(
     for name, spec in r.table(data.get("models", {}), "models").items():
         p = f"models.{name}"
         spec = r.table(spec, p)
-        r.unknown(spec, p, {"checkpoint"})
+        r.unknown(spec, p, {"checkpoint", "layout"})
         ckpt = r.get(spec, p, "checkpoint", "string")
+        layout = r.get(spec, p, "layout", "string", "side_by_side", choices=LAYOUTS)
         if ckpt is not None:
-            models.append(ModelSpec(name, (base / ckpt).resolve()))
+            models.append(ModelSpec(name, (base / ckpt).resolve(), layout))
     if not models and "models" not in data:
         r.problem("models", 'a show needs at least one model: [models.NAME] checkpoint = "..."')
     model_names = [m.name for m in models]

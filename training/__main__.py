@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     except (TrainingError, DataError, CheckpointError, ValueError) as e:
         print(f"stage {args.command}: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"stage {args.command}: aborted", file=sys.stderr)
+        return 130
 
 
 def train(args: argparse.Namespace) -> int:

@@ -114,6 +114,18 @@ def read_frames(path: Path, frames: list[int]) -> dict[int, np.ndarray]:
     return out
 
 
+def read_frame(path: Path, index: int) -> np.ndarray | None:
+    """One frame of a video by seeking (RGB), or None."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if index:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, f = cap.read()
+        return cv2.cvtColor(f, cv2.COLOR_BGR2RGB) if ok and f is not None else None
+    finally:
+        cap.release()
+
+
 def resize_for(img: np.ndarray, opts: DataOptions) -> np.ndarray:
     """Aspect-preserving resize: min side → target (crop mode) or max side → target (pad)."""
     h, w = img.shape[:2]
@@ -237,7 +249,7 @@ class ImageFolder(Dataset):
             return self.cache[index]
         item = self.items[index]
         if item.frame >= 0:
-            img = read_frames(item.path, [item.frame]).get(item.frame)
+            img = read_frame(item.path, item.frame)
         else:
             side = (
                 min(item.width, item.height)

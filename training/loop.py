@@ -11,6 +11,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,7 +22,6 @@ import torch.distributed as dist
 from torch import nn
 
 from models.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
-from models.registry import config_from_dict
 from training import artifacts, metrics
 from training.data import BatchOrder, DataOptions, ImageFolder, loader, to_model_range
 from training.events import EventWriter
@@ -33,6 +33,9 @@ log = logging.getLogger("training")
 # Channels-last on the CPU too for these (oneDNN's NHWC convolutions: DCGAN 64 px trains
 # 1.24x faster on this project's 2-core machine; see bench/train.py). Always on CUDA.
 CPU_CHANNELS_LAST = {"dcgan", "dcgan128", "vaegan"}
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and a scheduler's or torchrun's stop
 
 
 class TrainingError(Exception):
@@ -261,8 +264,9 @@ class Trainer:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             raise KeyboardInterrupt
         self._stop = True
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         print(
-            "\nCtrl-C: finishing this step and writing a checkpoint (again to abort)",
+            f"\n{name}: finishing this step and writing a checkpoint (Ctrl-C again to abort)",
             file=sys.stderr,
         )
 
@@ -273,7 +277,8 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             self.writer = EventWriter(self.out / "events")
             self._stash_reals()
-        old = signal.signal(signal.SIGINT, self._on_sigint) if _main_thread() else None
+        main = threading.current_thread() is threading.main_thread()
+        old = {s: signal.signal(s, self._on_sigint) for s in STOP_SIGNALS} if main else {}
         interrupted = False
         try:
             for n in r.nets.values():
@@ -310,8 +315,8 @@ class Trainer:
                 )
             return self.step
         finally:
-            if old is not None:
-                signal.signal(signal.SIGINT, old)
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
             self.close()
 
     def _stop_requested(self) -> bool:
@@ -403,13 +408,3 @@ class Trainer:
         self._loader = None
         if sys.stderr.isatty():
             print(file=sys.stderr)
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-def load_config(kind: str, config: dict[str, Any]) -> Any:
-    return config_from_dict(kind, config)

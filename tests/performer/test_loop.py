@@ -11,6 +11,7 @@ from models.checkpoint import save_checkpoint
 from models.dcgan import DCGANConfig, Generator
 from models.seed import calibrate
 from performer.cli import main as stage_main
+from performer.control import Cue
 from performer.display import KeyEvent
 from performer.latent import seed_vector
 from performer.loop import RunOptions, Stage
@@ -284,3 +285,61 @@ def test_windowed_run_under_xvfb_records(tmp_path, xvfb):
     assert "no screen" not in proc.stderr  # it opened a window on the virtual screen
     cap = cv2.VideoCapture(str(out))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 20
+
+
+def test_switching_models_crossfades_images_and_dual_plays_side_by_side(tmp_path):
+    from models.dual import DualConfig, StyleGenerator
+
+    tiny_show(tmp_path)  # writes tiny.pt (32 px, z 16)
+    torch.manual_seed(1)
+    cfg = DualConfig(z_dim=8, w_dim=8, mapping_layers=1, image_size=16, ch=4, max_ch=8)
+    g0, g1 = StyleGenerator(cfg), StyleGenerator(cfg)
+    save_checkpoint(tmp_path / "pair.pt", "dual", cfg, {"G0": g0, "G1": g1, "G": g0})
+    show = tmp_path / "two.toml"
+    show.write_text("""
+[models.tiny]
+checkpoint = "tiny.pt"
+[models.pair]
+checkpoint = "pair.pt"
+layout = "side_by_side"
+[output]
+width = 128
+height = 64
+fps = 30
+[shaders]
+chain = []
+[osc]
+enabled = false
+[[scenes]]
+name = "one"
+model = "tiny"
+seed = 1
+[[scenes]]
+name = "two"
+model = "pair"
+seed = 2
+fade = 1.0
+""")
+    stage = open_stage(show)
+    try:
+        size = stage.engine.generate("pair", np.zeros(cfg.z_dim, np.float32)).shape
+        assert size[1] == 2 * size[0]  # two generators, side by side
+        stage.opts.frames = 2
+        stage.run()
+        before = stage.display.read_pixels().astype(float)
+        stage.controller.apply(Cue("scene", ("two",)))
+        stage.opts.frames = 15  # half of the 1 s fade
+        stage.run()
+        mid = stage.display.read_pixels().astype(float)
+        stage.opts.frames = 30
+        stage.run()
+        after = stage.display.read_pixels().astype(float)
+        d_mid_before, d_mid_after = np.abs(mid - before).mean(), np.abs(mid - after).mean()
+        assert d_mid_before > 1 and d_mid_after > 1  # mid-fade is neither picture
+        assert np.abs(after - before).mean() > max(d_mid_before, d_mid_after) * 0.9
+        z = stage.controller.latent.z()
+        half = size[1] // 2
+        pair = stage.engine.generate("pair", z)
+        assert np.abs(pair[:, :half].astype(float) - pair[:, half:]).mean() > 1  # two images
+    finally:
+        stage.close()

@@ -28,6 +28,12 @@ def test_images_and_video_frames(photos: Path, tmp_path: Path):
     assert -1.0 <= float(y.min()) < float(y.max()) <= 1.0
     assert torch.equal(ds[(3, 7)], ds[(3, 7)])  # the key's seed fixes crop and flip
     assert not all(torch.equal(ds[(0, s)], ds[(0, 1)]) for s in range(2, 8))  # patches vary
+    uncached = ImageFolder(root, DataOptions(32, video_fps=3.0, cache_mb=0))
+    assert uncached.cache is None and len(uncached) == 12
+    last = len(ds) - 1  # a late video frame: the worker path seeks to it
+    assert ds.items[last].frame > 0
+    diff = (ds[(last, 3)].float() - uncached[(last, 3)].float()).abs().mean()
+    assert float(diff) < 2.0
 
 
 def test_pad_mode_keeps_the_whole_image(photos: Path):
