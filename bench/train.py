@@ -82,7 +82,7 @@ def studio(model: str, data: Path, out: Path, steps: int, warmup: int, **kw) -> 
         "s_per_step": dt / steps,
         "batch": t.opts.batch,
         "size": t.opts.size,
-        "n_critic": int(r.options.get("n_critic", 1)),
+        "n_critic": int(r.options.get("n_critic") or 1),
         "device": str(t.device),
     }
 

@@ -58,7 +58,7 @@ class TrainOptions:
     resize: int | None = None  # min side before cropping (default: size)
     flip: bool = True
     video_fps: float = 2.0
-    workers: int | None = None  # data workers (default: 1 on ≤ 4 cores, else 4)
+    workers: int | None = None  # data processes (default: see default_workers)
     n_critic: int | None = None
     weights: dict[str, float] = field(default_factory=dict)  # loss weights, per model
     arrangement: str | None = None  # dual: "diametric" or "classifier"
@@ -98,6 +98,15 @@ def _distributed() -> tuple[int, int, int]:
     if world > 1:
         return dist.get_rank(), world, int(os.environ.get("LOCAL_RANK", "0"))
     return 0, 1, 0
+
+
+def default_workers(ds: ImageFolder) -> int:
+    """Data processes: none when every image is already decoded in memory (a crop and a flip
+    cost less than waking a process that takes a core from the training threads), else 1 on
+    small machines and 4 on larger ones."""
+    if ds.cache is not None:
+        return 0
+    return 1 if (os.cpu_count() or 1) <= 4 else 4
 
 
 class EMA:
@@ -236,9 +245,7 @@ class Trainer:
         if self._loader_iter is None:
             o, ds = self.opts, self.dataset
             assert ds is not None
-            workers = (
-                o.workers if o.workers is not None else (1 if (os.cpu_count() or 1) <= 4 else 4)
-            )
+            workers = o.workers if o.workers is not None else default_workers(ds)
             order = BatchOrder(len(ds), o.batch, o.seed, self.data_pos, self.rank, self.world)
             self._loader = loader(ds, order, workers, pin=self.device.type == "cuda")
             self._loader_iter = iter(self._loader)
