@@ -65,6 +65,7 @@ TRAINING_COMMANDS = {
     "train": "train a model: stage train MODEL --data PATH --out runs/NAME (see --help)",
     "export": "write a run's stage checkpoint: stage export runs/NAME --out FILE.pt",
     "analyze": "latent analysis of a checkpoint: grids, video, named directions",
+    "photos": "write scikit-image's photographs as a training folder: stage photos FOLDER",
 }
 
 

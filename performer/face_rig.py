@@ -20,8 +20,15 @@ import numpy as np
 from performer.features import FeaturePipeline
 from performer.mapping import OFF, FaceControl, FaceMapping, ParamRange, unit
 from performer.show_face import FaceSpec
-from performer.sources.camera import Camera, describe, open_capture, parse_source
+from performer.sources.camera import (
+    Camera,
+    FallbackOpener,
+    describe,
+    open_capture,
+    parse_source,
+)
 from performer.sources.face import FaceTracker, backend_factory
+from performer.sources.test_source import open_test_source
 
 log = logging.getLogger("stage.face")
 
@@ -61,6 +68,16 @@ def make_resolver(controller: Any, named: Mapping[str, Mapping[str, np.ndarray]]
     return resolve
 
 
+def fallback_opener(spec: FaceSpec) -> FallbackOpener | None:
+    """What the camera shows while its own source cannot be opened (the show's `fallback`)."""
+    if spec.fallback is True:
+        return open_test_source
+    if isinstance(spec.fallback, Path):
+        path, loop = spec.fallback, spec.loop
+        return lambda w, h, fps: open_capture(path, w, h, fps, loop)
+    return None
+
+
 class FaceRig:
     """Owns the camera and tracker threads; everything else runs on the main thread."""
 
@@ -82,6 +99,7 @@ class FaceRig:
             fps=spec.fps,
             loop=spec.loop,
             mirror=spec.mirror,
+            fallback=fallback_opener(spec),
         ).start()
         self.tracker = FaceTracker(
             self.camera, backend_factory(spec.model, spec.refine), stall_s=spec.stall
@@ -143,7 +161,10 @@ class FaceRig:
     # -- rehearsal
     def hud_lines(self) -> list[str]:
         c, f = self.control, self.features
-        state = f"camera {self.camera.name} {self.camera.state}"
+        cam = self.camera
+        state = f"camera {cam.name} {cam.state}"
+        if cam.state == "test":
+            state = f"camera {cam.name} unavailable: showing the test source"
         tr = self.tracker
         times = sorted(list(tr.times)[-60:]) if tr else []
         ms = f"{times[len(times) // 2] * 1000:.1f} ms" if times else "-"
@@ -288,16 +309,19 @@ def check_face(show: Any) -> list[str]:
             )
     if spec is None:
         return problems
-    if isinstance(spec.camera, Path):
+    files = [("camera", spec.camera), ("fallback", spec.fallback)]
+    for key, source in files:
+        if not isinstance(source, Path):
+            continue
         try:
-            cap, _ = open_capture(spec.camera, spec.width, spec.height, spec.fps, False)
+            cap, _ = open_capture(source, spec.width, spec.height, spec.fps, False)
             ok, _ = cap.read()
             cap.release()
             if not ok:
-                problems.append(f"face.camera: {spec.camera}: no frame could be read")
+                problems.append(f"face.{key}: {source}: no frame could be read")
         except OSError as e:
-            problems.append(f"face.camera: {e}")
-    else:
+            problems.append(f"face.{key}: {e}")
+    if not isinstance(spec.camera, Path):
         log.info("face.camera: %s is opened when the show starts", describe(spec.camera))
     if spec.model is not None and not spec.model.is_file():
         problems.append(f"face.model: no such file {spec.model}")

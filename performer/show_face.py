@@ -39,6 +39,8 @@ class FaceSpec:
     lost_after: float = 0.25  # seconds without a face before it counts as lost
     stall: float = 2.0  # seconds on one frame before the watchdog restarts the tracker
     video_crop: str = "face"  # what the VAE encoder sees in video mode: "face" or "frame"
+    # while the camera cannot be opened: True the moving test source, a clip/still, or False
+    fallback: bool | Path = True
 
 
 KEYS = {
@@ -59,6 +61,7 @@ KEYS = {
     "lost_after",
     "stall",
     "video_crop",
+    "fallback",
 }
 FILTER_KEYS = {"min_cutoff", "beta", "d_cutoff"}
 
@@ -97,6 +100,14 @@ def read_face(
         camera = (base / raw_camera).resolve()
     else:
         r.problem("face.camera", f"expected a device number ≥ 0 or a file path, got {raw_camera!r}")
+    fallback: bool | Path = d.fallback
+    raw_fallback = t.get("fallback", True)
+    if isinstance(raw_fallback, bool):
+        fallback = raw_fallback
+    elif isinstance(raw_fallback, str) and raw_fallback.strip():
+        fallback = (base / raw_fallback).resolve()
+    else:
+        r.problem("face.fallback", f"expected true, false or a file path, got {raw_fallback!r}")
     model = r.get(t, "face", "model", "string", None)
     sets = _mapping_sets(r, t.get("mappings", {}), scene_names)
     default = r.get(t, "face", "mapping", "string", None)
@@ -123,6 +134,7 @@ def read_face(
         lost_after=r.get(t, "face", "lost_after", "number", d.lost_after, lo=0, hi=10),
         stall=r.get(t, "face", "stall", "number", d.stall, lo=0.2, hi=60),
         video_crop=r.get(t, "face", "video_crop", "string", "face", choices=("face", "frame")),
+        fallback=fallback,
     )
 
 

@@ -1,4 +1,4 @@
-"""`python -m training train|export|analyze ...` (also reached as `stage train ...`): the
+"""`python -m training train|export|analyze|photos ...` (also reached as `stage train ...`): the
 training studio's command line. Works under `torchrun --nproc-per-node N -m training train ...`.
 """
 
@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--samples", type=int, default=1024, help="z samples for the PCA")
     a.add_argument("--image", type=Path, help="image for the layer-response figure")
     a.add_argument("--no-save", dest="save", action="store_false", help="do not write directions")
+    ph = sub.add_parser("photos", help="write scikit-image's photographs as a training folder")
+    ph.add_argument("folder", type=Path)
     return p
 
 
@@ -85,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "train":
             return train(args)
+        if args.command == "photos":
+            from training.photos import write_photos
+
+            files = write_photos(args.folder)
+            print(f"{len(files)} photographs in {args.folder}")
+            return 0 if files else 1
         if args.command == "export":
             from training.export import export
 

@@ -48,6 +48,16 @@ def write_png(path: str | os.PathLike, rgb: np.ndarray, upscale_to: int = 0) -> 
     return path
 
 
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write a text file atomically (a temp file beside it, then a rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
 def png_bytes(rgb: np.ndarray) -> bytes:
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     return buf.tobytes() if ok else b""

@@ -6,9 +6,11 @@ NaN/inf stop, mode-collapse watch and SWD, data-parallel training under torchrun
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -168,6 +170,7 @@ class Trainer:
                 n.to(memory_format=torch.channels_last)
         self.ema = {g: EMA(r.nets[g], o.ema) for g in r.generators}
         self.step, self.data_pos, self.history = 0, 0, []
+        self.wall_s = 0.0  # training time over every session of this run (resumes add to it)
         if self.resume_data is not None:
             self._restore(self.resume_data)
         else:
@@ -208,6 +211,7 @@ class Trainer:
             r.scaler.load_state_dict(data["scaler"])
         self.step, self.data_pos = int(data["step"]), int(data["data_pos"])
         self.history = list(data.get("history", []))
+        self.wall_s = float(data.get("wall_s", 0.0))
         rng = data.get("rng", {})
         if self.world == 1 and "cpu" in rng:
             torch.set_rng_state(rng["cpu"])
@@ -231,6 +235,7 @@ class Trainer:
             "rng": rng,
             "data_pos": self.data_pos,
             "history": self.history,
+            "wall_s": self.wall_s + time.perf_counter() - self._session_t0,
             "scaler": r.scaler.state_dict() if r.scaler is not None else {},
         }
         train = {"options": asdict(self.opts), "world": self.world, "torch": str(torch.__version__)}
@@ -287,6 +292,7 @@ class Trainer:
         main = threading.current_thread() is threading.main_thread()
         old = {s: signal.signal(s, self._on_sigint) for s in STOP_SIGNALS} if main else {}
         interrupted = False
+        self._session_t0 = time.perf_counter()
         try:
             for n in r.nets.values():
                 n.train()
@@ -311,11 +317,22 @@ class Trainer:
                 if self._stop_requested():
                     interrupted = True
                     break
+            if (
+                self.rank == 0
+                and not interrupted
+                and self.history[-1:]
+                and (
+                    "metrics/diversity" not in self.history[-1]
+                    or self.history[-1]["step"] != self.step
+                )
+            ):
+                self.evaluate()  # the final figures, for the summary
             if self.saved_step != self.step:
                 self.save()
             if self.rank == 0:
                 self.write_samples()
                 artifacts.loss_plot(self.out / "losses.png", self.history)
+                self.write_summary()
             if interrupted:
                 print(
                     f"\nstopped at step {self.step}; checkpoint {self.ckpt_path}", file=sys.stderr
@@ -406,6 +423,26 @@ class Trainer:
         else:
             self.history.append({"step": self.step, **figures})
         return figures
+
+    def write_summary(self) -> Path:
+        """`summary.json` in the run folder: the command, options, steps, wall time and the
+        latest figures (the numbers to quote beside a shipped checkpoint)."""
+        latest: dict[str, float] = {}
+        for row in self.history:
+            latest.update({k: v for k, v in row.items() if k.startswith(("metrics/", "loss/"))})
+        speeds = [row["images_per_s"] for row in self.history[-20:] if "images_per_s" in row]
+        summary = {
+            "model": self.opts.model,
+            "command": "stage " + shlex.join(sys.argv[1:]),
+            "options": asdict(self.opts),
+            "steps": self.step,
+            "wall_s": round(self.wall_s + time.perf_counter() - self._session_t0, 1),
+            "images_per_s": round(sum(speeds) / len(speeds), 1) if speeds else None,
+            "device": str(self.device),
+            "torch": str(torch.__version__),
+            "figures": latest,
+        }
+        return artifacts.write_text(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
 
     def close(self) -> None:
         if self.writer is not None:

@@ -1,7 +1,9 @@
 """The camera: a capture thread over OpenCV for a webcam, a (looping) video file or a still image.
 
 Only the newest frame is kept (RGB, with its capture time); the show never waits on it. A lost
-camera is logged once, retried in the background with back-off, and picked up again.
+camera is logged once, retried in the background with back-off, and picked up again. A camera
+given a `fallback` (the moving test source) shows that while its own source cannot be opened,
+trying its own again every few seconds.
 """
 
 from __future__ import annotations
@@ -130,17 +132,19 @@ def open_capture(
 
 @contextlib.contextmanager
 def _quiet_opencv():
-    """OpenCV warns on stderr at every failed open; a retry loop must not flood the log."""
-    try:
-        level = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
-    except AttributeError:
+    """OpenCV prints to stderr at every failed open (V4L2, obsensor); a retry loop must not
+    flood the log — the camera's own message says what failed."""
+    get = getattr(cv2, "getLogLevel", None)
+    put = getattr(cv2, "setLogLevel", None)
+    if get is None or put is None:
         yield
         return
+    level = get()
+    put(0)  # silent
     try:
         yield
     finally:
-        cv2.utils.logging.setLogLevel(level)
+        put(level)
 
 
 def file_stamp(path: Path) -> tuple[float, int] | None:
@@ -171,6 +175,7 @@ def lower_priority(nice: int) -> None:
 
 
 Opener = Callable[[int | Path, int, int, float, bool], tuple[Capture, float | None]]
+FallbackOpener = Callable[[int, int, float], tuple[Capture, float | None]]  # (w, h, fps)
 
 
 class Camera:
@@ -190,12 +195,15 @@ class Camera:
         retry: tuple[float, float] = (0.5, 5.0),
         opener: Opener = open_capture,
         nice: int = SOURCE_NICE,
+        fallback: FallbackOpener | None = None,
     ) -> None:
         self.source = parse_source(source)
         self.width, self.height, self.fps = width, height, fps
         self.loop, self.mirror = loop, mirror
         self.retry = retry
         self.opener = opener
+        self.fallback = fallback
+        self.on_fallback = False  # showing the fallback now
         self.nice = nice
         self.state = "starting"
         self.error: str | None = None
@@ -258,10 +266,15 @@ class Camera:
                     )
             except Exception as e:  # an unplugged device, a missing file, a driver error
                 lost_at = lost_at or time.perf_counter()
+                if self.fallback is not None and self._run_fallback(str(e)):
+                    continue
                 self._lost(str(e))
                 self._stop.wait(delay)
                 delay = min(delay * 2, self.retry[1])
                 continue
+            if self.on_fallback:
+                log.info("camera %s opened: the test source gives way to it", self.name)
+                self.on_fallback = False
             before = self._latest.index if self._latest else 0
             try:
                 why = self._capture(cap, pace, lost_at)
@@ -281,10 +294,43 @@ class Camera:
             delay = min(delay * 2, self.retry[1])
         self.state = "closed"
 
-    def _capture(self, cap: Capture, pace: float | None, lost_at: float | None) -> str | None:
-        """Read until the source fails (returns why) or the camera is closed (None)."""
+    def _run_fallback(self, why: str) -> bool:
+        """Show the fallback for a while (the longest retry delay), then let the caller try the
+        camera's own source again. False when the fallback itself cannot be opened."""
+        assert self.fallback is not None
+        try:
+            cap, pace = self.fallback(self.width, self.height, self.fps)
+        except Exception as e:
+            log.error("camera %s: the fallback cannot be opened either: %s", self.name, e)
+            self.fallback = None
+            return False
+        if not self.on_fallback:
+            self.on_fallback = True
+            self.losses += 1
+            log.warning(
+                "camera %s: %s; showing the moving test source instead (trying the camera"
+                " again every %.0f s)",
+                self.name,
+                why,
+                self.retry[1],
+            )
+        self.state, self.error = "test", why
+        try:
+            self._capture(cap, pace, None, until=time.perf_counter() + self.retry[1])
+        finally:
+            with contextlib.suppress(Exception):
+                cap.release()
+        return True
+
+    def _capture(
+        self, cap: Capture, pace: float | None, lost_at: float | None, until: float | None = None
+    ) -> str | None:
+        """Read until the source fails (returns why), the camera is closed (None) or, with
+        `until`, that time has come (returns "time")."""
         next_at = time.perf_counter()
         while not self._stop.is_set():
+            if until is not None and time.perf_counter() >= until:
+                return "time"
             try:
                 ok, frame = cap.read()
             except Exception as e:
@@ -296,7 +342,7 @@ class Camera:
                 frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
             elif frame.shape[2] == 4:
                 frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
-            if self.state != "live":
+            if until is None and self.state != "live":  # (the fallback keeps "test")
                 if self.state == "lost" and lost_at is not None:
                     log.info("camera %s is back after %.1f s", self.name, t - lost_at)
                 self.state, self.error = "live", None

@@ -21,6 +21,7 @@ import numpy as np
 from performer.features import measure
 from performer.sources.camera import SOURCE_NICE, Camera, lower_priority
 
+WARM_UP_ALLOWANCE = 5  # x stall_s for loading the model and its first frame (on a busy CPU)
 log = logging.getLogger("stage.face")
 
 
@@ -139,6 +140,7 @@ class FaceTracker:
         self.camera = camera
         self.make_backend = make_backend or backend_factory()
         self.stall_s = stall_s
+        self._warming = True
         self.nice = nice
         self.restarts = 0
         self.error: str | None = None
@@ -183,6 +185,7 @@ class FaceTracker:
         lower_priority(self.nice)  # MediaPipe's own threads, made below, inherit it
         backend = None
         delay = 0.5
+        self._warming = True  # loading and the first frame (graph set-up): a longer allowance
         while backend is None and self._current(generation):
             self._busy_since = time.perf_counter()  # a hang while loading counts as a stall
             try:
@@ -217,6 +220,7 @@ class FaceTracker:
                 if not self._current(generation):  # a replacement took over while we hung
                     break
                 self._busy_since = None
+                self._warming = False
                 self.times.append(done - t0)
                 if raw is None:
                     marks = None
@@ -234,7 +238,8 @@ class FaceTracker:
         while not self._stop.wait(period):
             busy = self._busy_since
             now = time.perf_counter()
-            if busy is not None and now - busy > self.stall_s:
+            limit = self.stall_s * (WARM_UP_ALLOWANCE if self._warming else 1)
+            if busy is not None and now - busy > limit:
                 why = f"stalled for {now - busy:.1f} s on one frame"
             elif not self.alive:
                 why = "its thread ended"

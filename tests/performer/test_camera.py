@@ -133,3 +133,40 @@ def test_file_without_loop_ends_as_lost_until_a_new_file_is_there(tmp_path):
     t0 = time.monotonic()
     cam.close()
     assert time.monotonic() - t0 < 1.0  # closing does not wait out the back-off
+
+
+def test_no_camera_shows_the_moving_test_source_then_gives_way(tmp_path, caplog):
+    from performer.sources.test_source import open_test_source
+
+    caplog.set_level(logging.INFO, logger="stage.camera")
+    clip = tmp_path / "webcam.avi"
+    cam = Camera(clip, retry=(0.02, 0.3), fallback=open_test_source, fps=60).start()
+    try:
+        wait_for(lambda: cam.state == "test" and cam.latest() is not None)
+        first = cam.latest()
+        wait_for(lambda: cam.latest().index > first.index + 10)
+        assert np.abs(cam.latest().image.astype(int) - first.image.astype(int)).mean() > 0.5
+        warned = [r for r in caplog.records if "test source" in r.getMessage()]
+        assert len(warned) == 1 and "no such file" in warned[0].getMessage()
+        write_clip(clip, [base()] * 3)  # the camera is there now
+        wait_for(lambda: cam.state == "live")
+        assert any("gives way" in r.getMessage() for r in caplog.records)
+    finally:
+        cam.close()
+
+
+def test_the_test_source_moves_and_holds_a_trackable_face():
+    from performer.sources.face import backend_factory
+    from performer.sources.test_source import TestSource
+
+    src = TestSource(640, 480)
+    frames = [src.frame_at(i / 10) for i in range(40)]  # 4 s at 10 frames a second
+    assert all(f.shape == (480, 640, 3) and f.dtype == np.uint8 for f in frames)
+    assert np.abs(frames[0].astype(int) - frames[17].astype(int)).mean() > 3
+    backend = backend_factory(None, True)()
+    try:
+        found = [backend.process(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), 0.0)[0] for f in frames]
+    finally:
+        backend.close()
+    assert all(points is not None for points in found)
+    assert np.abs(found[0][:, :2] - found[17][:, :2]).mean() > 0.01  # the face moved
