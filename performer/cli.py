@@ -51,6 +51,15 @@ def _run_args(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="fixed time step, one decode per frame, no pacing: an exact render",
     )
+    p.add_argument(
+        "--frame-log",
+        type=Path,
+        metavar="FILE.csv",
+        help="write the loop's own timings, scene and model of every frame",
+    )
+    p.add_argument(
+        "--osc-port", type=int, metavar="PORT", help="listen for OSC here (over the show's)"
+    )
     p.add_argument("--size", metavar="WxH", help="override the show's output resolution")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--threads", type=int, help="torch threads (default: measured at warm-up)")
@@ -150,6 +159,8 @@ def run(args: argparse.Namespace, rehearse: bool) -> int:
         device=args.device,
         threads=args.threads,
         camera=args.camera,
+        frame_log=args.frame_log,
+        osc_port=args.osc_port,
     )
     if args.size:
         try:

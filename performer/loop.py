@@ -24,7 +24,7 @@ from performer.engine import Engine, open_model
 from performer.face_rig import FaceRig, open_face
 from performer.latent import orthonormal_directions
 from performer.osc_stage import OscLink, direction_addresses, take_path
-from performer.record import EventLog, Recorder
+from performer.record import EventLog, FrameLog, Recorder
 from performer.show import Scene, Show, save_preset
 from performer.sources.keyboard import KEY_HELP, Keyboard
 
@@ -44,6 +44,8 @@ class RunOptions:
     width: int | None = None
     height: int | None = None
     camera: str | None = None  # --camera: a device number or a file, over the show's [face]
+    frame_log: Path | None = None  # --frame-log: one CSV row of timings per frame
+    osc_port: int | None = None  # --osc-port: over the show's [osc] port
 
 
 @dataclass
@@ -161,6 +163,7 @@ class Stage:
         self.display: Display | None = None
         self.recorder: Recorder | None = None
         self.events: EventLog | None = None
+        self.frame_log: FrameLog | None = None
         self.face: FaceRig | None = None
         self.osc: OscLink | None = None
         self._shown: tuple[str, np.ndarray] | None = None  # model on screen, its last image
@@ -211,6 +214,8 @@ class Stage:
         if opts.record:
             self.recorder = Recorder(opts.record, out.fps, self.size)
             self.events = EventLog(opts.record.with_suffix(".events.jsonl"))
+        if opts.frame_log:
+            self.frame_log = FrameLog(opts.frame_log)
         self.stats = FrameStats(budget=1.0 / out.fps)
         self.hud_on = opts.rehearse
         self.message = ""
@@ -218,6 +223,10 @@ class Stage:
         self._hud: list[str] = []
         self._hud_at = -1.0
         self.face = open_face(self, models)  # camera, tracker, mappings; None without [face]
+        if opts.osc_port is not None:
+            self.show = show = dataclasses.replace(
+                show, osc=dataclasses.replace(show.osc, port=opts.osc_port)
+            )
         if show.osc.enabled:  # never fails the show: a busy port is logged, OSC stays off
             dirs = direction_addresses(self.controller, show.rehearsal.directions)
             self.osc = OscLink(show, self.controller, self.display.param_specs, dirs)
@@ -411,6 +420,22 @@ class Stage:
                     timings.get("draw", 0.0),
                     infer,
                 )
+                if self.frame_log is not None:
+                    self.frame_log.row(
+                        frame,
+                        t,
+                        now - top,
+                        None
+                        if opts.offline
+                        else now - prev_present
+                        if prev_present is not None
+                        else None,
+                        infer,
+                        c.scene.name,
+                        shown_model,
+                        xfade_from is not None,
+                        self.recorder.frames_written if self.recorder else None,
+                    )
                 prev_present = now
                 frame += 1
                 if tuner is not None and frame > 10:
@@ -432,7 +457,8 @@ class Stage:
         return summary
 
     def close(self) -> None:
-        for part in (self.face, self.osc, self.recorder, self.events, self.engine, self.display):
+        parts = (self.face, self.osc, self.recorder, self.events, self.frame_log)
+        for part in (*parts, self.engine, self.display):
             if part is not None:
                 try:
                     part.close()

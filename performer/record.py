@@ -6,6 +6,7 @@ ever a finished file. The log is flushed line by line, so a crash leaves readabl
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import os
@@ -149,3 +150,66 @@ def read_events(path: Path) -> list[dict[str, Any]]:
                 break
             raise ValueError(f"{path}:{i}: not a JSON event: {e}") from None
     return events
+
+
+class FrameLog:
+    """The loop's own frame-time log (`--frame-log FILE.csv`): one row a frame, flushed as it
+    goes: frame, t (show seconds), work_ms (loop top → presented), interval_ms (present →
+    present; empty for the first frame and offline), infer_wait_ms, scene, model (on screen),
+    crossfade (1 while models crossfade), recorded (frames written to the recording so far)."""
+
+    COLUMNS = (
+        "frame",
+        "t",
+        "work_ms",
+        "interval_ms",
+        "infer_wait_ms",
+        "scene",
+        "model",
+        "crossfade",
+        "recorded",
+    )
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        except OSError as e:
+            raise RecordError(f"{self.path}: cannot open the frame log: {e}") from e
+        self._csv = csv.writer(self._file)
+        self._csv.writerow(self.COLUMNS)
+
+    def row(
+        self,
+        frame: int,
+        t: float,
+        work: float,
+        interval: float | None,
+        infer: float,
+        scene: str,
+        model: str,
+        crossfade: bool,
+        recorded: int | None,
+    ) -> None:
+        ms = lambda x: "" if x is None else f"{x * 1000:.3f}"  # noqa: E731
+        self._csv.writerow(
+            (
+                frame,
+                f"{t:.4f}",
+                ms(work),
+                ms(interval),
+                ms(infer),
+                scene,
+                model,
+                int(crossfade),
+                "" if recorded is None else recorded,
+            )
+        )
+        if frame % 60 == 0:
+            self._file.flush()
+
+    def close(self) -> None:
+        """Flush and close; safe to call twice."""
+        if not self._file.closed:
+            self._file.close()
