@@ -21,7 +21,8 @@ log = logging.getLogger("stage")
 
 RUN_EPILOG = """\
 with no screen (no $DISPLAY) `stage run` renders headless to a video file instead of a window:
---seconds defaults to 10 and --record to out/<show>.mp4.
+--seconds defaults to one pass through a cue list that plays on its own (`follow`; at most
+120 s), else 10, and --record to out/<show>.mp4.
 """
 
 
@@ -171,7 +172,7 @@ def run(args: argparse.Namespace, rehearse: bool) -> int:
     if not opts.headless and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         opts.headless = True
         if opts.seconds is None and opts.frames is None:
-            opts.seconds = 10.0
+            opts.seconds = render_seconds(show)
         if opts.record is None:
             opts.record = Path("out") / f"{show.path.stem}.mp4"
         log.warning(
@@ -188,6 +189,13 @@ def run(args: argparse.Namespace, rehearse: bool) -> int:
         return 1
     log.info("%s", json.dumps(summary))
     return 0
+
+
+def render_seconds(show: Show) -> float:
+    """How long a run with no screen renders by default: once through a cue list that plays
+    on its own (`follow`), at most 120 s; else 10 s."""
+    cues = len(show.cues)
+    return min(120.0, show.follow * cues) if show.follow and cues > 1 else 10.0
 
 
 def check(path: Path) -> int:

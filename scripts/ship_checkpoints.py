@@ -17,7 +17,6 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +28,7 @@ OUT = ROOT / "models" / "checkpoints"
 RECIPES: dict[str, tuple[str, int, list[str], str]] = {
     "dual-equilibrium": (
         "dual",
-        4000,
+        2000,
         ["--width", "0.5", "--size", "64"],
         "none (data-free)",
     ),
@@ -41,7 +40,7 @@ RECIPES: dict[str, tuple[str, int, list[str], str]] = {
     ),
     "vaegan-photos": (
         "vaegan",
-        2400,
+        1800,
         ["--width", "0.5", "--size", "64", "--resize", "128"],
         "random 64 px patches of scikit-image's colour photographs (stage photos)",
     ),
@@ -63,19 +62,28 @@ def toml_value(v: object) -> str:
     return json.dumps(str(v))  # a TOML basic string is a JSON string
 
 
-def ship(name: str, scale: float) -> Path:
+def finished(run: Path, steps: int) -> bool:
+    """The run folder holds a finished run of `steps` steps (its summary says so)."""
+    try:
+        return json.loads((run / "summary.json").read_text())["steps"] >= steps
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def ship(name: str, scale: float, reuse: bool = False) -> Path:
     model, steps, extra, data = RECIPES[name]
     steps = max(2, round(steps * scale))
     run = RUNS / name
-    shutil.rmtree(run, ignore_errors=True)
     train = ["train", model, "--out", str(run.relative_to(ROOT)), "--steps", str(steps)]
     if model != "dual":
         train += ["--data", str(PHOTOS.relative_to(ROOT))]
     every = str(max(1, steps // 10))
     train += [*extra, "--sample-every", every, "--eval-every", every, "--ckpt-every", every]
-    t0 = time.perf_counter()
-    stage(*train)
-    train_s = time.perf_counter() - t0
+    if reuse and finished(run, steps):
+        print(f"{run}: trained already ({steps} steps); exporting it", flush=True)
+    else:
+        shutil.rmtree(run, ignore_errors=True)
+        stage(*train)
     ckpt = OUT / f"{name}.pt"
     export = ["export", str(run.relative_to(ROOT)), "--out", str(ckpt.relative_to(ROOT))]
     stage(*export)
@@ -84,6 +92,7 @@ def ship(name: str, scale: float) -> Path:
     analyze += ["--samples", "512", "--directions", "8"]
     stage(*analyze)
     summary = json.loads((run / "summary.json").read_text())
+    train_s = float(summary["wall_s"])  # the trainer's own clock
     grids = sorted((run / "samples").glob("step_*.png"))
     if grids:
         shutil.copyfile(grids[-1], OUT / f"{name}.png")
@@ -122,6 +131,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("names", nargs="*", default=list(RECIPES))
     p.add_argument("--scale", type=float, default=1.0, help="multiply every step count")
+    p.add_argument("--reuse", action="store_true", help="export runs that finished already")
     args = p.parse_args()
     names = [ALIASES.get(n, n) for n in args.names]
     unknown = [n for n in names if n not in RECIPES]
@@ -130,7 +140,7 @@ def main() -> int:
     if any(RECIPES[n][0] != "dual" for n in names):
         stage("photos", str(PHOTOS.relative_to(ROOT)))
     for name in names:
-        ship(name, args.scale)
+        ship(name, args.scale, args.reuse)
     return 0
 
 

@@ -6,6 +6,7 @@ Pure functions of tensors (and the critic they differentiate through); no optimi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -100,12 +101,28 @@ def embedding_distance(mine: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
     return (mine - other.detach()).square().sum(1).mean() / mine.shape[1]
 
 
+def colour_histogram(images: torch.Tensor, bins: int = 6, pixels: int = 4096) -> torch.Tensor:
+    """A batch's colours as a soft joint RGB histogram (bins³ cells, sums to 1), differentiable:
+    each channel value spreads linearly over its two nearest bin centres. A fixed, evenly
+    strided subset of `pixels` pixels keeps it cheap (and deterministic)."""
+    x = images.float().permute(0, 2, 3, 1).reshape(-1, 3)
+    if x.shape[0] > pixels:
+        x = x[torch.linspace(0, x.shape[0] - 1, pixels, device=x.device).long()]
+    u = (x.clamp(-1, 1) + 1) * (bins - 1) / 2  # 0 … bins-1
+    centres = torch.arange(bins, device=x.device, dtype=x.dtype)
+    w = torch.relu(1 - (u[:, :, None] - centres).abs())  # (P, 3, bins), each row sums to 1
+    joint = torch.einsum("pa,pb,pc->abc", w[:, 0], w[:, 1], w[:, 2])
+    return joint.flatten() / x.shape[0]
+
+
 def colour_variety(images: torch.Tensor) -> torch.Tensor:
-    """How varied a batch's colours are: the standard deviation of each pixel's RGB across the
-    batch and across the image, averaged over channels."""
-    per_pixel = images.std(dim=0).mean()
-    per_image = images.flatten(2).std(dim=2).mean()
-    return per_pixel + per_image
+    """How varied a batch's colours are: the entropy of its joint colour histogram (0 … 1: one
+    colour … every colour equally) — many colours, not just a few saturated ones — plus how
+    much each pixel's colour changes across the batch (so the latent keeps mattering)."""
+    p = colour_histogram(images)
+    entropy = -(p * (p + 1e-12).log()).sum() / math.log(p.numel())
+    per_pixel = images.float().std(dim=0).mean()
+    return entropy + 0.5 * per_pixel
 
 
 def colour_variety_loss(mine: torch.Tensor, other: torch.Tensor) -> torch.Tensor:

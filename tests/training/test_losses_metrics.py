@@ -50,7 +50,12 @@ def test_kl_and_wasserstein_signs():
 
 def test_dual_terms():
     varied, flat = torch.rand(8, 3, 8, 8) * 2 - 1, torch.zeros(8, 3, 8, 8)
-    assert float(L.colour_variety(varied)) > float(L.colour_variety(flat)) == 0.0
+    assert float(L.colour_variety(varied)) > float(L.colour_variety(flat))
+    # many colours beat a few saturated ones (the collapse the plain std rewarded)
+    two = torch.sign(torch.randn(8, 1, 1, 1)).expand(8, 3, 8, 8).contiguous()
+    assert float(L.colour_variety(varied)) > float(L.colour_variety(two)) + 0.3
+    p = L.colour_histogram(varied)
+    assert p.shape == (216,) and float(p.sum()) == pytest.approx(1.0)
     assert (
         float(L.colour_variety_loss(varied, flat)) < 0 < float(L.colour_variety_loss(flat, varied))
     )
