@@ -173,11 +173,8 @@ def test_the_readme_and_show_toml_face_examples_parse(tmp_path):
     readme = (root / "README.md").read_text()
     section = readme.split("## The performer's face")[1]
     example = section.split("```toml\n")[1].split("```")[0]
-    commented = (root / "show.toml").read_text().split("# [face]")[1]
-    uncommented = "[face]\n" + "\n".join(
-        line[2:] for line in commented.splitlines() if line.startswith("# ")
-    )
     head = '[models.m]\ncheckpoint = "m.pt"\n[[scenes]]\nname = "calm"\n'
-    for text in (example, uncommented):
-        face = load_show(write(tmp_path, head + text)).face
-        assert face is not None and face.mappings
+    face = load_show(write(tmp_path, head + example)).face
+    assert face is not None and face.mappings
+    face = load_show(root / "show.toml").face  # the default show's face, live
+    assert face is not None and face.fallback is True and face.mappings["look"]

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,11 @@ def test_torchrun_two_cpu_processes(photos: Path, tmp_path: Path):
     cmd += ["--width", "0.125", "--batch", "4", "--steps", "3", "--workers", "0"]
     cmd += ["--out", str(tmp_path / "ddp"), "--metrics-images", "8"]
     done = subprocess.run(cmd, capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=120)
+    if done.returncode != 0:  # the 2-process start-up (rendezvous on a free port) can race on
+        warnings.warn(f"torchrun failed once, retrying: {done.stderr[-1500:]}", stacklevel=1)
+        done = subprocess.run(  # a busy CI machine: a second start must work
+            cmd, capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=120
+        )
     assert done.returncode == 0, done.stderr[-3000:]
     assert [p.name for p in (tmp_path / "ddp").glob("*.pt")] == ["last.pt"]
     ckpt = read_checkpoint(tmp_path / "ddp" / "last.pt")
