@@ -27,15 +27,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 SENDER = """
-import sys, time
+import json, sys, time
 from pythonosc.udp_client import SimpleUDPClient
-port, hold, cues, rounds = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-c = SimpleUDPClient("127.0.0.1", port)
-for _ in range(rounds):
-    for cue in list(range(1, cues)) + [0]:
-        time.sleep(hold)
-        c.send_message("/stage/cue/go", cue)
-time.sleep(hold)
+c = SimpleUDPClient("127.0.0.1", int(sys.argv[1]))
+for wait, address, value in json.loads(sys.argv[2]):
+    time.sleep(wait)
+    c.send_message(address, value)
 """
 
 
@@ -43,6 +40,46 @@ def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def play(
+    show: Path,
+    messages: list[tuple[float, str, float | int]],
+    workdir: Path,
+    size: str,
+    record: Path | None = None,
+    tail_s: float = 0.0,
+) -> tuple[list[dict], str]:
+    """Run `show` headless in its own process and send it `messages` — (seconds to wait
+    first, OSC address, value) — from another, once it listens; stop it `tail_s` after the
+    last one (SIGTERM: a recording is finalized). Returns its frame log rows and its log."""
+    port, frames = free_udp_port(), workdir / "frames.csv"
+    cmd = [sys.executable, "-m", "performer.cli", "run", str(show), "--headless"]
+    cmd += ["--seconds", "3600", "--frame-log", str(frames), "--osc-port", str(port)]
+    cmd += ["--size", size, *(["--record", str(record)] if record else [])]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    stage = subprocess.Popen(cmd, cwd=workdir, stderr=subprocess.PIPE, text=True, env=env)
+    log: list[str] = []
+    try:
+        assert stage.stderr is not None
+        listening = False
+        for line in stage.stderr:  # ready: warmed up and listening
+            log.append(line)
+            if listening := "OSC: listening" in line:
+                break
+        if not listening or stage.poll() is not None:
+            raise RuntimeError(f"{show} did not start:\n" + "".join(log))
+        sender = [sys.executable, "-c", SENDER, str(port), json.dumps(messages)]
+        subprocess.run(sender, check=True, capture_output=True, text=True, timeout=600)
+        time.sleep(tail_s)
+    finally:
+        stage.terminate()
+        _, rest = stage.communicate(timeout=60)
+        log.append(rest or "")
+    if stage.returncode not in (0, -15, 143):
+        raise RuntimeError(f"{show} ended with {stage.returncode}:\n" + "".join(log))
+    with open(frames, newline="") as f:
+        return list(csv.DictReader(f)), "".join(log)
 
 
 def figures(intervals: list[float], budget_ms: float) -> dict[str, float]:
@@ -74,29 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     show = load_show(args.show)
     fps = show.output.fps
     budget_ms = 1000 / fps
-    port = free_udp_port()
+    cues = [*range(1, len(show.cue_steps)), 0] * args.rounds
+    messages = [(args.hold, "/stage/cue/go", cue) for cue in cues]
     with tempfile.TemporaryDirectory() as tmp:
-        log_path = Path(tmp) / "frames.csv"
-        cmd = [sys.executable, "-m", "performer.cli", "run", str(args.show), "--headless"]
-        cmd += ["--seconds", "3600", "--frame-log", str(log_path), "--osc-port", str(port)]
-        cmd += ["--size", args.output]
-        stage = subprocess.Popen(cmd, cwd=tmp, stderr=subprocess.PIPE, text=True)
-        try:
-            assert stage.stderr is not None
-            for line in stage.stderr:
-                if "OSC: listening" in line:
-                    break
-            else:
-                print("the show did not start", file=sys.stderr)
-                return 1
-            n_cues = len(show.cue_steps)
-            sender = [sys.executable, "-c", SENDER, str(port), str(args.hold)]
-            subprocess.run([*sender, str(n_cues), str(args.rounds)], check=True)
-        finally:
-            stage.terminate()
-            stage.communicate(timeout=60)
-        with open(log_path, newline="") as f:
-            rows = [r for r in csv.DictReader(f) if r["interval_ms"]]
+        rows, _ = play(args.show, messages, Path(tmp), args.output, tail_s=args.hold)
+    rows = [r for r in rows if r["interval_ms"]]
     per_scene: dict[str, list[float]] = {}
     for r in rows:
         per_scene.setdefault(r["scene"], []).append(float(r["interval_ms"]))

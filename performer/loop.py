@@ -413,28 +413,21 @@ class Stage:
                 if self.osc:
                     self.osc.presented(c, self.face, recording=self.recorder is not None)
                 now = time.perf_counter()
-                self.stats.add(
-                    now - top,
-                    None if prev_present is None or opts.offline else now - prev_present,
-                    timings.get("upload", 0.0),
-                    timings.get("draw", 0.0),
-                    infer,
-                )
+                interval = None if prev_present is None or opts.offline else now - prev_present
+                upload, draw = timings.get("upload", 0.0), timings.get("draw", 0.0)
+                self.stats.add(now - top, interval, upload, draw, infer)
                 if self.frame_log is not None:
+                    recorded = self.recorder.frames_written if self.recorder else None
                     self.frame_log.row(
                         frame,
                         t,
                         now - top,
-                        None
-                        if opts.offline
-                        else now - prev_present
-                        if prev_present is not None
-                        else None,
+                        interval,
                         infer,
                         c.scene.name,
                         shown_model,
                         xfade_from is not None,
-                        self.recorder.frames_written if self.recorder else None,
+                        recorded,
                     )
                 prev_present = now
                 frame += 1

@@ -5,13 +5,7 @@ different halves, and whose model switches keep the frame budget."""
 
 from __future__ import annotations
 
-import csv
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -20,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from bench.show import play
 from performer.cli import main as stage_main
 from performer.engine import open_model
 
@@ -64,70 +59,23 @@ def test_every_shipped_checkpoint_loads_weights_only_and_generates(path: Path):
     assert len(model.directions) >= 3  # named directions from `stage analyze`
 
 
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-SENDER = """
-import sys, time
-from pythonosc.udp_client import SimpleUDPClient
-c = SimpleUDPClient("127.0.0.1", int(sys.argv[1]))
-hold = float(sys.argv[2])
-c.send_message("/stage/tempo", 480.0)   # 8 beats = 1 s: the beat-timed fade fits a short test
-for cue in (1, 2, 3):                   # face, mirror (live video), equilibrium (dual)
-    time.sleep(hold)
-    c.send_message("/stage/cue/go", cue)
-    print("sent", cue, flush=True)
-time.sleep(hold)
-c.send_message("/stage/cue/go", 0)      # back to the DCGAN: one more model switch
-print("sent", 0, flush=True)
-"""
-
 HOLD = 4.0  # seconds a scene plays before the next cue (longer than its fade)
 FPS = 60
+CUES = [
+    (0.0, "/stage/tempo", 480.0),  # 8 beats = 1 s: the beat-timed fade fits a short test
+    (HOLD, "/stage/cue/go", 1),  # face
+    (HOLD, "/stage/cue/go", 2),  # mirror (live video)
+    (HOLD, "/stage/cue/go", 3),  # equilibrium (dual)
+    (HOLD, "/stage/cue/go", 0),  # back to the DCGAN: one more model switch
+]
 
 
 @pytest.fixture(scope="module")
 def performance(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("default-show")
-    port = free_udp_port()
-    video, frames = out / "show.mp4", out / "frames.csv"
-    cmd = [sys.executable, "-m", "performer.cli", "run", str(ROOT / "show.toml"), "--headless"]
-    cmd += ["--seconds", "600", "--record", str(video), "--frame-log", str(frames)]
-    cmd += ["--osc-port", str(port), "--size", "640x360"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    stage = subprocess.Popen(cmd, cwd=out, stderr=subprocess.PIPE, text=True, env=env)
-    log: list[str] = []
-    try:
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:  # ready: warmed up and listening
-            line = stage.stderr.readline()
-            if not line:
-                break
-            log.append(line)
-            if "OSC: listening" in line:
-                break
-        else:
-            pytest.fail("the default show did not start:\n" + "".join(log))
-        assert stage.poll() is None, "".join(log)
-        sender = subprocess.run(
-            [sys.executable, "-c", SENDER, str(port), str(HOLD)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert sender.returncode == 0, sender.stderr
-        time.sleep(1.5)  # the last cue's fade begins on screen
-    finally:
-        stage.terminate()  # SIGTERM: the recording is finalized
-        _, rest = stage.communicate(timeout=60)
-        log.append(rest)
-    assert stage.returncode in (0, -15, 143), "".join(log)
-    with open(frames, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return {"video": video, "rows": rows, "log": "".join(log)}
+    video = out / "show.mp4"
+    rows, log = play(ROOT / "show.toml", CUES, out, "640x360", record=video, tail_s=1.5)
+    return {"video": video, "rows": rows, "log": log}
 
 
 def read_frames(video: Path, indices: list[int]) -> dict[int, np.ndarray]:
