@@ -11,7 +11,6 @@ the present of the first frame whose latent was stepped with that capture's feat
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -25,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import performer  # noqa: E402,F401  first: its thread policy must precede torch
+from bench.common import save_results, write_show  # noqa: E402
 
 W, H = 640, 480
 
@@ -79,21 +79,10 @@ def tracker_alone(frames: list[np.ndarray], refine: bool) -> dict:
     return {"tracker_ms": pct(track), "features_ms": pct(feats)}
 
 
-SHOW = """
-[models.g]
-checkpoint = "g.pt"
-[output]
-width = 640
-height = 360
-fps = 60
-[shaders]
-chain = ["grade", "trails"]
-[shaders.params]
-"trails.decay" = 0.5
+SCENES = """
 [[scenes]]
 seed = 1
-drift = {{ speed = 0.3, amplitude = 1.0 }}
-{face}
+drift = { speed = 0.3, amplitude = 1.0 }
 """
 FACE = """
 [face]
@@ -113,17 +102,10 @@ param = "grade.saturation"
 
 def stage_run(workdir: Path, seconds: float, face: bool, size: int) -> dict:
     """The headless stage at 60 fps, with or without the face; latency instrumented."""
-    from bench.realtime import WIDTHS
-    from models.checkpoint import save_checkpoint
-    from models.dcgan import DCGANConfig, Generator
-    from models.seed import calibrate, smooth_init
     from performer.loop import RunOptions, Stage
     from performer.show import load_show
 
-    cfg = DCGANConfig(widths=WIDTHS[size])
-    save_checkpoint(workdir / "g.pt", "dcgan", cfg, {"G": calibrate(smooth_init(Generator(cfg)))})
-    path = workdir / "bench_face.toml"
-    path.write_text(SHOW.format(face=FACE if face else ""))
+    path = write_show(workdir, "bench_face", size, (640, 360), SCENES + (FACE if face else ""))
     stage = Stage(load_show(path), RunOptions(headless=True, seconds=seconds))
     consumed: dict[int, tuple[float, float, float]] = {}  # loop frame → (captured, tracked, used)
     shown: list[tuple[float, int]] = []  # (present time, stamp of the image on screen)
@@ -252,10 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                     + " ms p50)"
                 )
             print(line, flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "face.json"
-    path.write_text(json.dumps(results, indent=2))
-    print(f"wrote {path}")
+    save_results(args.out, "face.json", results)
     return 0
 
 

@@ -27,8 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import performer  # noqa: E402,F401 - the thread policy, before torch loads
-
-WIDTHS = {64: (640, 320, 160, 80), 128: (512, 256, 128, 64, 32)}  # ≈3.5 M parameters
+from bench.common import save_results, write_show  # noqa: E402
 
 # The sender: stdlib only. Each message is /stage/latent/<k> <float value> <double sent-at>
 # (the stage ignores the extra argument; the benchmark reads it back), paced in 2 ms steps.
@@ -79,36 +78,24 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def make_show(workdir: Path, size: int, output: tuple[int, int]) -> Path:
-    from models.checkpoint import save_checkpoint
-    from models.dcgan import DCGANConfig, Generator
-    from models.seed import calibrate, smooth_init
-
-    cfg = DCGANConfig(widths=WIDTHS[size])
-    save_checkpoint(workdir / "g.pt", "dcgan", cfg, {"G": calibrate(smooth_init(Generator(cfg)))})
-    show = workdir / "bench.toml"
-    show.write_text(f"""
-[models.g]
-checkpoint = "g.pt"
-[output]
-width = {output[0]}
-height = {output[1]}
-fps = 60
-[shaders]
-chain = ["grade", "trails"]
-[shaders.params]
-"trails.decay" = 0.5
+    return write_show(
+        workdir,
+        "bench",
+        size,
+        output,
+        """
 [[scenes]]
 name = "a"
 seed = 1
-drift = {{ speed = 0.3, amplitude = 1.0 }}
+drift = { speed = 0.3, amplitude = 1.0 }
 [[scenes]]
 name = "b"
 seed = 7
 [osc]
 port = 0
 feedback = false
-""")
-    return show
+""",
+    )
 
 
 class Probe:
@@ -242,7 +229,7 @@ def cue_to_photon(stage, probe: Probe, n: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=5.0)
-    ap.add_argument("--size", type=int, default=64, choices=sorted(WIDTHS))
+    ap.add_argument("--size", type=int, default=64, choices=(64, 128))
     ap.add_argument("--output", default="640x360", help="output resolution WxH")
     ap.add_argument("--cues", type=int, default=40)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -296,9 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             stage.close()
     print(json.dumps({k: results[k] for k in ("flood_vs_baseline_pct", "cue_to_photon")}, indent=1))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "osc.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out / 'osc.json'}")
+    save_results(args.out, "osc.json", results)
     return 0
 
 

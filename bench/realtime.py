@@ -25,11 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-WIDTHS = {  # DCGAN-sized generators, ≈3.5 M parameters each
-    64: (640, 320, 160, 80),
-    128: (512, 256, 128, 64, 32),
-    256: (512, 256, 128, 64, 32, 16),
-}
+from bench.common import generator, save_results, write_show  # noqa: E402
 
 
 def camera_frames():
@@ -74,10 +70,7 @@ def plain_loop(size: int, seconds: float, output: tuple[int, int]) -> dict:
     import moderngl
     import torch
 
-    from models.dcgan import DCGANConfig, Generator
-    from models.seed import calibrate, smooth_init
-
-    G = calibrate(smooth_init(Generator(DCGANConfig(widths=WIDTHS[size])))).eval()
+    G = generator(size).eval()
     ctx = moderngl.create_standalone_context(backend="egl")
     prog = ctx.program(
         vertex_shader="#version 330\nin vec2 p; out vec2 uv;"
@@ -138,38 +131,21 @@ def camera_clip(path: Path, frames: int = 300) -> Path:
 
 
 def stage_loop(size: int, seconds: float, output: tuple[int, int], workdir: Path) -> dict:
-    from models.checkpoint import save_checkpoint
-    from models.dcgan import DCGANConfig, Generator
-    from models.seed import calibrate, smooth_init
     from performer.loop import RunOptions, Stage
     from performer.show import load_show
 
-    cfg = DCGANConfig(widths=WIDTHS[size])
-    ckpt = save_checkpoint(
-        workdir / f"g{size}.pt", "dcgan", cfg, {"G": calibrate(smooth_init(Generator(cfg)))}
-    )
-    show = workdir / f"bench{size}.toml"
-    show.write_text(f"""
-[models.g]
-checkpoint = "{ckpt.name}"
-[output]
-width = {output[0]}
-height = {output[1]}
-fps = 60
-[shaders]
-chain = ["grade", "trails"]
-[shaders.params]
-"trails.decay" = 0.5
-"grade.saturation" = 1.2
+    camera = camera_clip(workdir / "camera.avi").name
+    body = f""""grade.saturation" = 1.2
 [[scenes]]
 seed = 1
 drift = {{ speed = 0.3, amplitude = 1.0 }}
 [face]
-camera = "{camera_clip(workdir / "camera.avi").name}"
+camera = "{camera}"
 [[face.mappings.follow]]
 feature = "x"
 direction = 1
-""")
+"""
+    show = write_show(workdir, f"bench{size}", size, output, body)
     stage = Stage(load_show(show), RunOptions(headless=True, seconds=seconds))
     try:
         before = len(stage.face.tracker.times)
@@ -259,10 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                 f" (infer p50 {plain['infer']['p50_ms']:.1f}, {plain['torch_threads']} thr)",
                 flush=True,
             )
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "realtime.json"
-    path.write_text(json.dumps(results, indent=2))
-    print(f"wrote {path}")
+    save_results(args.out, "realtime.json", results)
     return 0
 
 

@@ -1,12 +1,13 @@
 """Training throughput: images/s for each model at its default size and batch, through the
-studio's real loop (data from files, decoded in a worker), beside the same architecture in a
-plain PyTorch loop (DCGAN-tutorial style: tensors already in memory, no data workers, no
-channels-last, no fused optimizer, no frozen critic in the generator step) in the same run.
+studio's training step (data from files through the real pipeline, the recipe's update, the
+finite check, EMA), beside the same architecture in a plain PyTorch loop (DCGAN-tutorial style:
+tensors already in memory, no channels-last, no fused optimizer, no frozen critic in the
+generator step). The two are timed in alternating rounds in the same run; medians are reported.
 
-    python bench/train.py [--steps 4] [--models dcgan,wgan-unet] [--out bench/results]
+    python bench/train.py [--steps 3] [--rounds 3] [--models dcgan,wgan-unet] [--out DIR]
 
-Also the WGAN-GP U-Net at 32x32 in seconds per iteration (one generator update and its five
-critic updates) against the published 12 s (laptop i7) and 1.3 s (RTX 3070 Ti).
+Also the WGAN-GP U-Net at 32x32 in seconds per iteration (one generator update with its five
+critic updates, and with one) against the published 12 s (laptop i7) and 1.3 s (RTX 3070 Ti).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ import contextlib
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,8 +56,9 @@ def photos(folder: Path, count: int = 24) -> Path:
     return folder
 
 
-def studio(model: str, data: Path, out: Path, steps: int, warmup: int, **kw) -> dict:
-    """images/s of the studio's loop (timed after `warmup` steps, data pipeline included)."""
+def studio(model: str, data: Path, out: Path, warmup: int, **kw) -> tuple[Callable, dict]:
+    """The studio's training step (`Trainer.train_step`: data from files through the real
+    pipeline, the recipe's update, finite check, EMA) after `warmup` steps of a real run."""
     from training.loop import Trainer, TrainOptions
 
     opts = TrainOptions(
@@ -71,89 +75,130 @@ def studio(model: str, data: Path, out: Path, steps: int, warmup: int, **kw) -> 
     )
     t = Trainer(opts)
     t.run()  # warm-up: allocations, worker start, first batches
-    t.opts.steps = warmup + steps
-    t._loader_iter = None  # restarts workers at the current position
-    t0 = time.perf_counter()
-    t.run()
-    dt = time.perf_counter() - t0
     r = t.recipe
-    return {
-        "images_per_s": r.images_per_step(t.opts.batch) * steps / dt,
-        "s_per_step": dt / steps,
+    for n in r.nets.values():
+        n.train()
+    info = {
         "batch": t.opts.batch,
         "size": t.opts.size,
         "n_critic": int(r.options.get("n_critic") or 1),
+        "channels_last": t.channels_last,
         "device": str(t.device),
+        "images_per_step": r.images_per_step(t.opts.batch),
     }
+    return t.train_step, info
 
 
 def plain(
-    model: str, steps: int, warmup: int, size: int, batch: int, device: str, width: float = 1.0
-) -> dict:
+    model: str, warmup: int, size: int, batch: int, device: str, width: float = 1.0, **kw
+) -> tuple[Callable, dict]:
     """The same recipe the way the DCGAN tutorial trains: real batches already in memory, plain
     Adam, every network's weight gradients computed in every backward."""
     import training.recipe as recipe_mod
+    from training import dual as dual_mod
     from training import gan
+    from training import vaegan as vaegan_mod
     from training.zoo import MODELS, build
 
     def plain_adam(params, lr, betas, device):
         return torch.optim.Adam(params, lr=lr, betas=betas, foreach=False)
 
-    from training import dual as dual_mod
-    from training import vaegan as vaegan_mod
-
     mods = [recipe_mod, gan, dual_mod, vaegan_mod]
     originals = [(m, m.adam, m.frozen) for m in mods]
+    spec = MODELS[model]
+    opts = {"model": model, "size": size, "batch": batch, "lr": spec.lr, "width": width, **kw}
     try:
         for m in mods:
-            m.adam, m.frozen = plain_adam, lambda *nets: contextlib.nullcontext()
-        spec = MODELS[model]
-        opts = {"model": model, "size": size, "batch": batch, "lr": spec.lr, "width": width}
+            m.adam, m.frozen = plain_adam, _no_freeze
         torch.manual_seed(0)
         r = build(opts, torch.device(device))
-        for n in r.nets.values():
-            n.train()
-        real = torch.rand(batch, 3, size, size, device=device) * 2 - 1
-
-        if model == "dcgan":  # the tutorial's own step, literally
-            G, D = r.nets["G"], r.nets["D"]
-            oG, oD = r.optims["G"], r.optims["D"]
-            crit = torch.nn.BCEWithLogitsLoss()
-
-            def step(i):
-                D.zero_grad()
-                out = D(real)
-                crit(out, torch.ones_like(out)).backward()
-                fake = G(torch.randn(batch, r.z_dim, device=device))
-                out = D(fake.detach())
-                crit(out, torch.zeros_like(out)).backward()
-                oD.step()
-                G.zero_grad()
-                out = D(fake)
-                crit(out, torch.ones_like(out)).backward()
-                oG.step()
-        else:
-
-            def step(i):
-                r.step(lambda: real, i)
-
-        for i in range(warmup):
-            step(i)
-        t0 = time.perf_counter()
-        for i in range(steps):
-            step(warmup + i)
-        dt = time.perf_counter() - t0
-        return {"images_per_s": r.images_per_step(batch) * steps / dt, "s_per_step": dt / steps}
     finally:
         for m, a, f in originals:
             m.adam, m.frozen = a, f
+    for n in r.nets.values():
+        n.train()
+    real = torch.rand(batch, 3, size, size, device=device) * 2 - 1
+
+    if model == "dcgan":  # the tutorial's own step, literally
+        G, D = r.nets["G"], r.nets["D"]
+        oG, oD = r.optims["G"], r.optims["D"]
+        crit = torch.nn.BCEWithLogitsLoss()
+
+        def step():
+            D.zero_grad()
+            out = D(real)
+            crit(out, torch.ones_like(out)).backward()
+            fake = G(torch.randn(batch, r.z_dim, device=device))
+            out = D(fake.detach())
+            crit(out, torch.zeros_like(out)).backward()
+            oD.step()
+            G.zero_grad()
+            out = D(fake)
+            crit(out, torch.ones_like(out)).backward()
+            oG.step()
+    else:
+        count = iter(range(10**9))
+
+        def step():
+            with contextlib.ExitStack() as stack:
+                for m in mods:  # frozen() inside the recipe's step is a no-op here too
+                    stack.enter_context(_patched(m, "frozen", _no_freeze))
+                r.step(lambda: real, next(count))
+
+    for _ in range(warmup):
+        step()
+    return step, {"images_per_step": r.images_per_step(batch)}
+
+
+def _no_freeze(*nets):
+    return contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _patched(module, name: str, value):
+    old = getattr(module, name)
+    setattr(module, name, value)
+    try:
+        yield
+    finally:
+        setattr(module, name, old)
+
+
+def measure(
+    steps: dict[str, Callable], n: int, rounds: int, sync: Callable[[], None]
+) -> dict[str, list[float]]:
+    """Seconds per step of each step function, timed in alternating rounds of `n` steps (so a
+    busy moment of a shared machine falls on both sides alike)."""
+    times: dict[str, list[float]] = {k: [] for k in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            sync()
+            t0 = time.perf_counter()
+            for _ in range(n):
+                step()
+            sync()
+            times[name].append((time.perf_counter() - t0) / n)
+    return times
+
+
+# Benchmark entries: name → (model, options). The WGAN-GP U-Net twice: five critic updates per
+# generator update (Gulrajani et al.) and one (the alternation the U-Net paper describes).
+ENTRIES = {
+    "dcgan": ("dcgan", {}),
+    "dcgan128": ("dcgan128", {}),
+    "wgan-unet": ("wgan-unet", {}),
+    "wgan-unet/n_critic=1": ("wgan-unet", {"n_critic": 1}),
+    "vaegan": ("vaegan", {}),
+    "dual": ("dual", {}),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--steps", type=int, default=4, help="timed steps per measurement")
+    p.add_argument("--steps", type=int, default=3, help="timed steps per round")
+    p.add_argument("--rounds", type=int, default=3, help="alternating studio/plain rounds")
     p.add_argument("--warmup", type=int, default=1)
-    p.add_argument("--models", default="dcgan,dcgan128,wgan-unet,vaegan,dual")
+    p.add_argument("--models", default=",".join(ENTRIES), help=f"of: {', '.join(ENTRIES)}")
     p.add_argument("--device", default="auto")
     p.add_argument(
         "--widths",
@@ -168,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     device = (
         args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     )
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     results: dict = {
         "machine": {
             "platform": platform.platform(),
@@ -177,39 +223,69 @@ def main(argv: list[str] | None = None) -> int:
             "device": device,
             "cuda": torch.cuda.get_device_name() if device == "cuda" else None,
         },
+        "timing": {"steps_per_round": args.steps, "rounds": args.rounds, "figure": "median"},
         "models": {},
     }
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "data").mkdir()
         data = photos(Path(tmp) / "data")
-        for model in [m for m in args.models.split(",") if m]:
-            spec = MODELS[model]
-            w = widths.get(model, 1.0)
-            ours = studio(
-                model, data, Path(tmp) / model, args.steps, args.warmup, device=device, width=w
+        for name in [m for m in args.models.split(",") if m]:
+            model, extra = ENTRIES[name]
+            spec, w = MODELS[model], widths.get(model, 1.0)
+            run_dir = Path(tmp) / name.replace("/", "_")
+            ours, o_info = studio(
+                model, data, run_dir, args.warmup, device=device, width=w, **extra
             )
-            base = plain(model, args.steps, args.warmup, spec.size, spec.batch, device, w)
-            ratio = ours["images_per_s"] / base["images_per_s"]
-            results["models"][model] = {"studio": ours, "plain": base, "ratio": ratio, "width": w}
+            base, b_info = plain(model, args.warmup, spec.size, spec.batch, device, w, **extra)
+            times = measure({"studio": ours, "plain": base}, args.steps, args.rounds, sync)
+            s, b = statistics.median(times["studio"]), statistics.median(times["plain"])
+            ratios = [p / q for p, q in zip(times["plain"], times["studio"], strict=True)]
+            entry = {
+                "studio": {
+                    "images_per_s": o_info["images_per_step"] / s,
+                    "s_per_step": s,
+                    "s_per_step_rounds": times["studio"],
+                    **o_info,
+                },
+                "plain": {
+                    "images_per_s": b_info["images_per_step"] / b,
+                    "s_per_step": b,
+                    "s_per_step_rounds": times["plain"],
+                },
+                "ratio": b / s,
+                "ratio_rounds": ratios,
+                "width": w,
+            }
+            results["models"][name] = entry
             print(
-                f"{model:10s} {spec.size:4d}px x{w:g} batch {spec.batch:4d}: studio"
-                f" {ours['images_per_s']:8.1f} img/s ({ours['s_per_step']:.2f} s/step), plain"
-                f" {base['images_per_s']:8.1f} img/s  → {ratio:.2f}x",
+                f"{name:22s} {spec.size:4d}px x{w:g} batch {spec.batch:4d}: studio"
+                f" {entry['studio']['images_per_s']:7.1f} img/s ({s:.2f} s/step), plain"
+                f" {entry['plain']['images_per_s']:7.1f} img/s ({b:.2f} s/step) → {b / s:.2f}x"
+                f" (rounds {', '.join(f'{x:.2f}' for x in ratios)})",
                 flush=True,
             )
-        if "wgan-unet" in results["models"]:
-            s = results["models"]["wgan-unet"]["studio"]["s_per_step"]
+        unet = {k: v for k, v in results["models"].items() if k.startswith("wgan-unet")}
+        if unet:
+            i7 = PUBLISHED_UNET_S_PER_ITER["Intel i7-1260P"]
             results["unet_32px_s_per_iteration"] = {
-                "ours": s,
-                "batch": results["models"]["wgan-unet"]["studio"]["batch"],
                 "published": PUBLISHED_UNET_S_PER_ITER,
-                "speedup_vs_i7": PUBLISHED_UNET_S_PER_ITER["Intel i7-1260P"] / s,
+                **{
+                    k: {
+                        "s": v["studio"]["s_per_step"],
+                        "batch": v["studio"]["batch"],
+                        "n_critic": v["studio"]["n_critic"],
+                        "speedup_vs_i7": i7 / v["studio"]["s_per_step"],
+                    }
+                    for k, v in unet.items()
+                },
             }
-            print(
-                f"WGAN-GP U-Net 32x32: {s:.3f} s/iteration (5 critic + 1 generator update, batch"
-                f" {results['unet_32px_s_per_iteration']['batch']}) vs published 12 s (i7) and"
-                f" 1.3 s (RTX 3070 Ti): {12.0 / s:.0f}x the laptop i7"
-            )
+            for v in unet.values():
+                st = v["studio"]
+                print(
+                    f"WGAN-GP U-Net 32x32, batch {st['batch']}, {st['n_critic']} critic + 1"
+                    f" generator update: {st['s_per_step']:.2f} s/iteration vs published 12 s"
+                    f" (i7) and 1.3 s (RTX 3070 Ti): {i7 / st['s_per_step']:.1f}x the laptop i7"
+                )
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "train.json"
     path.write_text(json.dumps(results, indent=2) + "\n")

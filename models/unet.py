@@ -16,7 +16,7 @@ from torch import nn
 class UNetConfig:
     image_size: int = 32
     channels: int = 3
-    widths: tuple[int, ...] = (64, 128, 256)  # U-Net levels; the bottleneck has 2x the last
+    widths: tuple[int, ...] = (32, 64, 128)  # U-Net levels; the bottleneck has 2x the last
     critic_widths: tuple[int, ...] = (64, 128, 256, 512)
     slope: float = 0.2
 

@@ -32,9 +32,10 @@ from training.zoo import MODELS, build
 log = logging.getLogger("training")
 
 
-# Channels-last on the CPU too for these (oneDNN's NHWC convolutions: DCGAN 64 px trains
-# 1.24x faster on this project's 2-core machine; see bench/train.py). Always on CUDA.
-CPU_CHANNELS_LAST = {"dcgan", "dcgan128", "vaegan"}
+# Channels-last on the CPU too for these (oneDNN's NHWC convolutions: the VAE-GAN trains 1.18x
+# and the U-Net 1.12x faster on this project's 2-core machine; the dual generators' modulated
+# convolutions 1.15x slower, so not them). Always on CUDA.
+CPU_CHANNELS_LAST = {"dcgan", "dcgan128", "vaegan", "wgan-unet"}
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and a scheduler's or torchrun's stop
@@ -298,15 +299,11 @@ class Trainer:
                 n.train()
             t0, s0 = time.perf_counter(), self.step
             while self.step < o.steps:
-                losses = r.step(self._next_batch, self.step)
-                self._check_finite(losses)
-                self.step += 1
-                for name, ema in self.ema.items():
-                    ema.update(r.nets[name], self.step)
+                losses = self.train_step()
                 if self.step % o.log_every == 0 or self.step == o.steps:
-                    dt = time.perf_counter() - t0
-                    ips = r.images_per_step(o.batch) * self.world * (self.step - s0) / max(dt, 1e-9)
-                    self._log(losses, ips)
+                    dt = max(time.perf_counter() - t0, 1e-9)
+                    ips = r.images_per_step(o.batch) * self.world * (self.step - s0) / dt
+                    self._log(losses, ips, (o.steps - self.step) * dt / (self.step - s0))
                     t0, s0 = time.perf_counter(), self.step
                 if self.rank == 0 and self.step % o.sample_every == 0:
                     self.write_samples()
@@ -343,6 +340,17 @@ class Trainer:
                 signal.signal(sig, handler)
             self.close()
 
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One step of training: the recipe's update on the next batch(es), the finite check,
+        the EMA generators. Logging, samples and checkpoints are `run()`'s."""
+        r = self.recipe
+        losses = r.step(self._next_batch, self.step)
+        self._check_finite(losses)
+        self.step += 1
+        for name, ema in self.ema.items():
+            ema.update(r.nets[name], self.step)
+        return losses
+
     def _stop_requested(self) -> bool:
         if self.world == 1:
             return self._stop
@@ -366,7 +374,7 @@ class Trainer:
             " Try a lower --lr."
         )
 
-    def _log(self, losses: dict[str, torch.Tensor], ips: float) -> None:
+    def _log(self, losses: dict[str, torch.Tensor], ips: float, eta_s: float) -> None:
         row: dict[str, float] = {"step": self.step, "images_per_s": round(ips, 2)}
         row.update({f"loss/{k}": float(v) for k, v in losses.items()})
         self.history.append(row)
@@ -375,7 +383,9 @@ class Trainer:
         if self.writer:
             self.writer.scalars(self.step, {k: v for k, v in row.items() if k != "step"})
         text = " ".join(f"{k} {float(v):.4g}" for k, v in losses.items())
-        line = f"step {self.step}/{self.opts.steps}  {text}  {ips:.1f} img/s"
+        done = self.step / self.opts.steps
+        eta = time.strftime("%H:%M:%S", time.gmtime(eta_s)) if eta_s < 86_400 else ">1 day"
+        line = f"step {self.step}/{self.opts.steps} {done:4.0%}  {text}  {ips:.1f} img/s  eta {eta}"
         if sys.stderr.isatty():
             print("\r" + line.ljust(100), end="", file=sys.stderr, flush=True)
         else:

@@ -18,6 +18,7 @@ def adam(
     params: Any, lr: float, betas: tuple[float, float], device: torch.device
 ) -> torch.optim.Adam:
     """Adam with the fused kernel where this torch has it for the device (CPU and CUDA)."""
+    params = list(params)  # both tries need them
     try:
         return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
     except (RuntimeError, TypeError, ValueError):

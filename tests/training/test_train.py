@@ -59,6 +59,19 @@ def test_each_model_learns(model: str, kw: dict, photos: Path, tmp_path: Path):
     assert list((tmp_path / model / "samples").glob("step_*.png"))
 
 
+def test_wgan_step_runs_the_generator_once_per_critic_update(photos: Path, tmp_path: Path):
+    """The last critic batch's fakes serve the generator update: n_critic generator forwards
+    per step, not n_critic + 1; the generator still learns (its weights move)."""
+    t = Trainer(tiny("wgan-unet", tmp_path / "u", photos, n_critic=3, steps=1))
+    G = t.recipe.nets["G"]
+    calls = []
+    G.register_forward_hook(lambda *_: calls.append(torch.is_grad_enabled()))
+    before = [p.detach().clone() for p in G.parameters()]
+    t.run()
+    assert calls == [False, False, True]
+    assert any(not torch.equal(a, b) for a, b in zip(before, G.parameters(), strict=True))
+
+
 def test_vaegan_round_trip_beats_threshold(photos: Path, tmp_path: Path):
     opts = tiny("vaegan", tmp_path / "v", photos, steps=100, lr=1e-3, width=0.25, mode="pad")
     opts.flip = False
