@@ -1,8 +1,9 @@
-"""`stage` — the command line: run, rehearse, check, bench.
+"""`stage` — the command line: run, rehearse, replay, check, bench.
 
 `stage run [show.toml]` plays a show (in a window, or headless with --headless; with no
 screen at all it renders a video instead); `stage rehearse` adds the HUD and key map;
-`stage check` validates a show and opens everything it needs.
+`stage replay OUT.events.jsonl` renders a recorded performance again; `stage check` validates
+a show and opens everything it needs.
 """
 
 from __future__ import annotations
@@ -99,6 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _run_args(reh)
+    rep = sub.add_parser(
+        "replay",
+        help="render a recorded performance again (its cues and face) to a video",
+        description="Replays OUT.events.jsonl (written beside `stage run --record OUT.mp4`)"
+        " into the show offline: every frame decoded, at any --size.",
+    )
+    rep.add_argument("log", type=Path, metavar="OUT.events.jsonl", help="the performance's log")
+    rep.add_argument("--show", type=Path, help="show file (default: the one the log names)")
+    rep.add_argument(
+        "--record", type=Path, metavar="FILE.mp4", help="default: LOG's name + .replay.mp4"
+    )
+    rep.add_argument("--size", metavar="WxH", help="override the show's output resolution")
+    rep.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    rep.add_argument("--threads", type=int, help="torch threads")
     chk = sub.add_parser("check", help="validate a show; open its checkpoints and shaders")
     chk.add_argument("show", nargs="?", type=Path, default=DEFAULT_SHOW)
     bench = sub.add_parser("bench", help="benchmarks: bench/NAME.py (figures printed + JSON)")
@@ -134,7 +149,60 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         return subprocess.call([sys.executable, str(script), *args.args])
+    if args.command == "replay":
+        return replay(args)
     return run(args, rehearse=args.command == "rehearse")
+
+
+def _size(text: str | None) -> tuple[int | None, int | None]:
+    if not text:
+        return None, None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SystemExit(f"stage: --size expects WxH like 1280x720, got {text!r}") from None
+    return w, h
+
+
+def replay(args: argparse.Namespace) -> int:
+    from models.checkpoint import CheckpointError
+    from performer.loop import RunOptions, run_show
+    from performer.replay import Performance, ReplayError
+    from performer.shaders import ShaderError
+
+    try:
+        performance = Performance(args.log)
+    except ReplayError as e:
+        print(f"stage: {e}", file=sys.stderr)
+        return 1
+    path = args.show or performance.show or DEFAULT_SHOW
+    try:
+        show = load_show(path)
+    except ShowError as e:
+        print(f"stage: the show file has problems:\n{e}", file=sys.stderr)
+        return 1
+    record = args.record or args.log.with_name(
+        args.log.name.removesuffix(".events.jsonl") + ".replay.mp4"
+    )
+    width, height = _size(args.size)
+    opts = RunOptions(
+        headless=True,
+        record=record,
+        device=args.device,
+        threads=args.threads,
+        width=width,
+        height=height,
+        replay=args.log,
+    )
+    record.parent.mkdir(parents=True, exist_ok=True)
+    log.info("replaying %s (%.1f s) into %s → %s", args.log, performance.end, show.path, record)
+    try:
+        summary = run_show(show, opts)
+    except (CheckpointError, ShaderError, ReplayError) as e:
+        print(f"stage: {e}", file=sys.stderr)
+        return 1
+    log.info("%s", json.dumps(summary))
+    return 0
 
 
 def run(args: argparse.Namespace, rehearse: bool) -> int:
@@ -163,12 +231,7 @@ def run(args: argparse.Namespace, rehearse: bool) -> int:
         frame_log=args.frame_log,
         osc_port=args.osc_port,
     )
-    if args.size:
-        try:
-            opts.width, opts.height = (int(v) for v in args.size.lower().split("x"))
-        except ValueError:
-            print(f"stage: --size expects WxH like 1280x720, got {args.size!r}", file=sys.stderr)
-            return 2
+    opts.width, opts.height = _size(args.size)
     if not opts.headless and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         opts.headless = True
         if opts.seconds is None and opts.frames is None:

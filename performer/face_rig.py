@@ -19,6 +19,7 @@ import numpy as np
 
 from performer.features import FeaturePipeline
 from performer.mapping import OFF, FaceControl, FaceMapping, ParamRange, unit
+from performer.replay import ReplayFace
 from performer.show_face import FaceSpec
 from performer.sources.camera import (
     Camera,
@@ -150,12 +151,7 @@ class FaceRig:
                 self.message = "face: no face to calibrate on"
             log.info(self.message)
             return self.message
-        try:
-            on = None if not args else bool(float(args[0]))
-        except (TypeError, ValueError):
-            self.message = f"ignored face {args!r}: expected 0 or 1"
-            return self.message
-        self.message = f"face control {'on' if self.control.toggle(on) else 'off'}"
+        self.message = self.control.toggle_cue(args)
         return self.message
 
     # -- rehearsal
@@ -246,10 +242,13 @@ def crop(image: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray:
     return image[top : top + side, left : left + side]
 
 
-def open_face(stage: Any, models: Mapping[str, Any]) -> FaceRig | None:
+def open_face(stage: Any, models: Mapping[str, Any]) -> FaceRig | ReplayFace | None:
     """The face for a Stage: its controller gets a FaceControl, the Stage a running FaceRig."""
     spec: FaceSpec | None = getattr(stage.show, "face", None)
     camera = getattr(stage.opts, "camera", None)
+    performance = getattr(stage, "performance", None)
+    if spec is None and performance is not None and performance.has_face:
+        log.warning("%s has face readings, but the show has no [face]", performance.path)
     if spec is None:
         if camera is None:
             return None
@@ -277,6 +276,9 @@ def open_face(stage: Any, models: Mapping[str, Any]) -> FaceRig | None:
     )
     control.switch(stage.controller.scene.face, 0.0)
     stage.controller.face = control
+    performance = getattr(stage, "performance", None)
+    if performance is not None:  # a replay: the logged readings, no camera
+        return ReplayFace(control, performance, stage.events)
     return FaceRig(spec, control, camera=camera, events=stage.events)
 
 

@@ -25,6 +25,7 @@ from performer.face_rig import FaceRig, open_face
 from performer.latent import orthonormal_directions
 from performer.osc_stage import OscLink, direction_addresses, take_path
 from performer.record import EventLog, FrameLog, Recorder
+from performer.replay import Performance, check_target
 from performer.show import Scene, Show, save_preset
 from performer.sources.keyboard import KEY_HELP, Keyboard
 
@@ -46,6 +47,7 @@ class RunOptions:
     camera: str | None = None  # --camera: a device number or a file, over the show's [face]
     frame_log: Path | None = None  # --frame-log: one CSV row of timings per frame
     osc_port: int | None = None  # --osc-port: over the show's [osc] port
+    replay: Path | None = None  # an event log: its cues and face readings drive the show
 
 
 @dataclass
@@ -175,6 +177,11 @@ class Stage:
 
     def _open(self) -> None:
         show, opts = self.show, self.opts
+        self.performance: Performance | None = None
+        if opts.replay is not None:  # first: a bad log fails before anything heavy opens
+            self.performance = Performance(opts.replay)
+            check_target(self.performance, opts.record)
+            opts.offline = True
         used = {s.model for s in show.scenes}
         models = {m.name: open_model(m.checkpoint) for m in show.models if m.name in used}
         self.engine = Engine(
@@ -214,6 +221,7 @@ class Stage:
         if opts.record:
             self.recorder = Recorder(opts.record, out.fps, self.size)
             self.events = EventLog(opts.record.with_suffix(".events.jsonl"))
+            self.events.log(0.0, "start", show=show.path.resolve(), size=list(self.size))
         if opts.frame_log:
             self.frame_log = FrameLog(opts.frame_log)
         self.stats = FrameStats(budget=1.0 / out.fps)
@@ -227,7 +235,8 @@ class Stage:
             self.show = show = dataclasses.replace(
                 show, osc=dataclasses.replace(show.osc, port=opts.osc_port)
             )
-        if show.osc.enabled:  # never fails the show: a busy port is logged, OSC stays off
+        # OSC never fails the show: a busy port is logged, OSC stays off. Not in a replay.
+        if show.osc.enabled and self.performance is None:
             dirs = direction_addresses(self.controller, show.rehearsal.directions)
             self.osc = OscLink(show, self.controller, self.display.param_specs, dirs)
 
@@ -337,6 +346,8 @@ class Stage:
         limit_frames = opts.frames
         if limit_frames is None and opts.seconds is not None:
             limit_frames = max(1, round(opts.seconds * fps))
+        if limit_frames is None and self.performance is not None:
+            limit_frames = round(self.performance.end * fps) + 1
         engine, display = self.engine, self.display
         c = self.controller
         tuner = None
@@ -364,7 +375,9 @@ class Stage:
                 else:
                     dt, t = (top - start - t if frame else 0.0), top - start
                 cues = self.keyboard.events(display.poll()) + self.keyboard.frame(dt)
-                if self.show.follow and t - self.last_cue_t >= self.show.follow:
+                if self.performance is not None:  # the performance's cues, and only those
+                    cues = self.performance.cues_until(t)
+                elif self.show.follow and t - self.last_cue_t >= self.show.follow:
                     cues.append(Cue("next", (), "follow"))
                 if self.osc:  # right before the latent is stepped: shown in this very frame
                     cues += self.osc.drain()
@@ -443,6 +456,8 @@ class Stage:
             log.info("interrupted: finishing the recording and closing")
         finally:
             signal.signal(signal.SIGTERM, previous_handler)
+            if self.events:  # where the performance ended, for a replay
+                self.events.log(t, "end")
         summary = self.stats.summary()
         summary["seconds"] = round(time.perf_counter() - start, 3)
         if self.recorder:

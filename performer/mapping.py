@@ -134,6 +134,14 @@ class FaceControl:
         self.enabled = (not self.enabled) if on is None else bool(on)
         return self.enabled
 
+    def toggle_cue(self, args: tuple) -> str:
+        """The "face" cue: [0|1] (no argument: flip). Returns a line for the HUD."""
+        try:
+            on = None if not args else bool(float(args[0]))
+        except (TypeError, ValueError):
+            return f"ignored face {args!r}: expected 0 or 1"
+        return f"face control {'on' if self.toggle(on) else 'off'}"
+
     def switch(self, name: str | None, fade: float) -> None:
         """The scene changed: use mapping set `name` (None: the show's default, OFF: none),
         cross-fading from the current set over `fade` seconds."""

@@ -1,0 +1,133 @@
+"""`stage replay`: a recorded performance rendered again. `stage run --record OUT.mp4` logs every
+cue (keys, OSC, the cue list's own) and every face reading to OUT.events.jsonl; replaying plays
+them into the same show, offline (a fixed time step, every frame decoded), at any size — the
+concert rendered again at full quality afterwards, or after a model or shader was changed.
+
+Cues land on the first frame at or after their time (within a frame of the performance);
+face readings are the logged smoothed features, so the face steers exactly as it did.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from performer.control import Cue
+from performer.record import read_events
+
+log = logging.getLogger("stage.replay")
+
+# Cues that acted on the room, not the picture: not repeated in a replay.
+SKIPPED = {"record", "save", "hud", "fullscreen", "reload"}
+TAIL_S = 1.0  # rendered after the last event of a log with no "end" (a show that crashed)
+
+
+class ReplayError(Exception):
+    """The event log cannot be replayed; the message names the file and line."""
+
+
+class Performance:
+    """A performance's events in time order: cues, face readings and where it ended."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            events = read_events(self.path)
+        except (OSError, ValueError) as e:
+            raise ReplayError(f"{self.path}: cannot read the event log: {e}") from None
+        self.cues: list[tuple[float, Cue]] = []
+        self.faces: list[tuple[float, dict[str, float] | None]] = []
+        self.show: Path | None = None  # the show file it was played from
+        end = None
+        for i, e in enumerate(events, start=1):
+            try:
+                t, kind = float(e["t"]), e["kind"]
+                if kind == "cue" and e["action"] not in SKIPPED:
+                    args = tuple(e.get("args", ()))
+                    self.cues.append((t, Cue(str(e["action"]), args, str(e.get("source", "")))))
+                elif kind == "face":
+                    data = {k: float(v) for k, v in e.items() if k not in ("t", "kind", "lost")}
+                    self.faces.append((t, None if e.get("lost") else data))
+                elif kind == "end":
+                    end = t
+                elif kind == "start":
+                    self.show = Path(e["show"]) if e.get("show") else None
+            except (KeyError, TypeError, ValueError) as err:
+                raise ReplayError(f"{self.path}:{i}: not a performance's event: {err}") from None
+        if not events:
+            raise ReplayError(f"{self.path}: no events (was it written by `stage run --record`?)")
+        last = max((float(e.get("t", 0.0)) for e in events), default=0.0)
+        self.end = end if end is not None else last + TAIL_S
+        self._cue_times = [t for t, _ in self.cues]
+        self._face_times = [t for t, _ in self.faces]
+        self._next_cue = 0
+
+    @property
+    def has_face(self) -> bool:
+        return bool(self.faces)
+
+    def cues_until(self, t: float) -> list[Cue]:
+        """The cues due by show time `t` not handed out yet, in order."""
+        stop = bisect.bisect_right(self._cue_times, t + 1e-9)
+        due = [cue for _, cue in self.cues[self._next_cue : stop]]
+        self._next_cue = max(self._next_cue, stop)
+        return due
+
+    def face_at(self, t: float) -> tuple[int, dict[str, float] | None]:
+        """How many face readings are due by show time `t`, and the one in effect (None: no
+        face yet, or lost)."""
+        n = bisect.bisect_right(self._face_times, t + 1e-9)
+        return n, (self.faces[n - 1][1] if n else None)
+
+
+class ReplayFace:
+    """Stands in for the FaceRig in a replay: the logged features, no camera, no tracker."""
+
+    tracker = None
+
+    def __init__(self, control: Any, performance: Performance, events: Any = None) -> None:
+        self.control, self.performance, self.events = control, performance, events
+        self.features: dict[str, float] | None = None
+        self.message = ""
+        self._due = 0
+
+    @property
+    def present(self) -> bool:
+        return self.features is not None
+
+    def frame(self, t: float, display: Any = None, preview: bool = False) -> None:
+        due, self.features = self.performance.face_at(t)
+        if due != self._due and self.events is not None:  # logged again: a replay replays
+            f = self.features
+            self.events.log(t, "face", **(f if f is not None else {"lost": True}))
+        self._due = due
+        self.control.observe(self.features)
+
+    def cue(self, action: str, args: tuple) -> str:
+        if action == "calibrate":  # the logged features are already calibrated
+            self.message = "face: calibrated (as in the performance)"
+        else:
+            self.message = self.control.toggle_cue(args)
+        return self.message
+
+    def hud_lines(self) -> list[str]:
+        return [f"face replayed from {self.performance.path.name}"]
+
+    def video(self, params: Mapping[str, float]) -> None:
+        return None  # no camera pictures in the log: video scenes play their latent
+
+    def close(self) -> None:
+        pass
+
+
+def check_target(performance: Performance, record: Path | None) -> None:
+    """Refuse to write the replay's own event log over the performance's."""
+    if record is not None and (
+        record.with_suffix(".events.jsonl").resolve() == performance.path.resolve()
+    ):
+        raise ReplayError(
+            f"--record {record}: that is the performance's own recording; choose another file"
+        )
