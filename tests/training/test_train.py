@@ -89,6 +89,9 @@ def test_vaegan_round_trip_beats_threshold(photos: Path, tmp_path: Path):
     assert after < 0.3 < before and after < baseline, (before, after, baseline)
     rec = series(t, "rec")  # the training batches' reconstruction error falls too
     assert mean(rec[-10:]) < mean(rec[:5]) - 0.05
+    with torch.no_grad():  # no posterior collapse: the code is not the prior (σ ≈ 0.96 at
+        _, logvar = t.recipe.nets["E"](x)  # the old KL weight, with every picture alike)
+    assert float((0.5 * logvar).exp().mean()) < 0.7
 
 
 @pytest.mark.parametrize(("model", "workers"), [("dcgan128", 1), ("vaegan", 0)])
