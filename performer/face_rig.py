@@ -276,7 +276,6 @@ def open_face(stage: Any, models: Mapping[str, Any]) -> FaceRig | ReplayFace | N
     )
     control.switch(stage.controller.scene.face, 0.0)
     stage.controller.face = control
-    performance = getattr(stage, "performance", None)
     if performance is not None:  # a replay: the logged readings, no camera
         return ReplayFace(control, performance, stage.events)
     return FaceRig(spec, control, camera=camera, events=stage.events)

@@ -61,6 +61,8 @@ class Performance:
             raise ReplayError(f"{self.path}: no events (was it written by `stage run --record`?)")
         last = max((float(e.get("t", 0.0)) for e in events), default=0.0)
         self.end = end if end is not None else last + TAIL_S
+        self.cues.sort(key=lambda tc: tc[0])  # stable: same-time cues keep their order
+        self.faces.sort(key=lambda tf: tf[0])
         self._cue_times = [t for t, _ in self.cues]
         self._face_times = [t for t, _ in self.faces]
         self._next_cue = 0
