@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import platform
@@ -104,17 +105,11 @@ def plain(
         return torch.optim.Adam(params, lr=lr, betas=betas, foreach=False)
 
     mods = [recipe_mod, gan, dual_mod, vaegan_mod]
-    originals = [(m, m.adam, m.frozen) for m in mods]
     spec = MODELS[model]
     opts = {"model": model, "size": size, "batch": batch, "lr": spec.lr, "width": width, **kw}
-    try:
-        for m in mods:
-            m.adam, m.frozen = plain_adam, _no_freeze
+    with _plainly(mods, adam=plain_adam):
         torch.manual_seed(0)
         r = build(opts, torch.device(device))
-    finally:
-        for m, a, f in originals:
-            m.adam, m.frozen = a, f
     for n in r.nets.values():
         n.train()
     real = torch.rand(batch, 3, size, size, device=device) * 2 - 1
@@ -137,12 +132,10 @@ def plain(
             crit(out, torch.ones_like(out)).backward()
             oG.step()
     else:
-        count = iter(range(10**9))
+        count = itertools.count()
 
         def step():
-            with contextlib.ExitStack() as stack:
-                for m in mods:  # frozen() inside the recipe's step is a no-op here too
-                    stack.enter_context(_patched(m, "frozen", _no_freeze))
+            with _plainly(mods):  # frozen() inside the recipe's step is a no-op here too
                 r.step(lambda: real, next(count))
 
     for _ in range(warmup):
@@ -155,13 +148,17 @@ def _no_freeze(*nets):
 
 
 @contextlib.contextmanager
-def _patched(module, name: str, value):
-    old = getattr(module, name)
-    setattr(module, name, value)
+def _plainly(mods, adam=None):
+    """Inside: `frozen()` does nothing in the recipe modules `mods` (and `adam()` is `adam`)."""
+    names = {"frozen": _no_freeze, **({"adam": adam} if adam else {})}
+    saved = [(m, k, getattr(m, k)) for m in mods for k in names]
+    for m, k, _ in saved:
+        setattr(m, k, names[k])
     try:
         yield
     finally:
-        setattr(module, name, old)
+        for m, k, old in saved:
+            setattr(m, k, old)
 
 
 def measure(

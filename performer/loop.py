@@ -181,7 +181,7 @@ class Stage:
         if opts.replay is not None:  # first: a bad log fails before anything heavy opens
             self.performance = Performance(opts.replay)
             check_target(self.performance, opts.record)
-            opts.offline = True
+            self.opts = opts = dataclasses.replace(opts, offline=True)
         used = {s.model for s in show.scenes}
         models = {m.name: open_model(m.checkpoint) for m in show.models if m.name in used}
         self.engine = Engine(
@@ -374,11 +374,13 @@ class Stage:
                     dt, t = (budget if frame else 0.0), frame * budget
                 else:
                     dt, t = (top - start - t if frame else 0.0), top - start
-                cues = self.keyboard.events(display.poll()) + self.keyboard.frame(dt)
+                keys = display.poll()
                 if self.performance is not None:  # the performance's cues, and only those
                     cues = self.performance.cues_until(t)
-                elif self.show.follow and t - self.last_cue_t >= self.show.follow:
-                    cues.append(Cue("next", (), "follow"))
+                else:
+                    cues = self.keyboard.events(keys) + self.keyboard.frame(dt)
+                    if self.show.follow and t - self.last_cue_t >= self.show.follow:
+                        cues.append(Cue("next", (), "follow"))
                 if self.osc:  # right before the latent is stepped: shown in this very frame
                     cues += self.osc.drain()
                 if display.should_close() or not all(self.apply(q, t) for q in cues):

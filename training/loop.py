@@ -314,15 +314,9 @@ class Trainer:
                 if self._stop_requested():
                     interrupted = True
                     break
-            if (
-                self.rank == 0
-                and not interrupted
-                and self.history[-1:]
-                and (
-                    "metrics/diversity" not in self.history[-1]
-                    or self.history[-1]["step"] != self.step
-                )
-            ):
+            last = self.history[-1] if self.history else {}
+            evaluated_now = last.get("step") == self.step and "metrics/diversity" in last
+            if self.rank == 0 and not interrupted and last and not evaluated_now:
                 self.evaluate()  # the final figures, for the summary
             if self.saved_step != self.step:
                 self.save()
