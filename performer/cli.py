@@ -21,9 +21,10 @@ from performer.show import DEFAULT_SHOW, PROJECT_ROOT, Show, ShowError, load_sho
 log = logging.getLogger("stage")
 
 RUN_EPILOG = """\
-with no screen (no $DISPLAY) `stage run` renders headless to a video file instead of a window:
---seconds defaults to one pass through a cue list that plays on its own (`follow`; at most
-120 s), else 10, and --record to out/<show>.mp4.
+with no screen (no $DISPLAY) `stage run` renders headless to a video file instead of a window,
+exactly (--offline: nobody waits on the real time), with a progress line: --seconds defaults
+to one pass through a cue list that plays on its own (`follow`; at most 120 s), else 10, and
+--record to out/<show>.mp4. --headless keeps real time (for a show driven by OSC).
 """
 
 
@@ -193,6 +194,7 @@ def replay(args: argparse.Namespace) -> int:
         width=width,
         height=height,
         replay=args.log,
+        progress=True,
     )
     record.parent.mkdir(parents=True, exist_ok=True)
     log.info("replaying %s (%.1f s) into %s → %s", args.log, performance.end, show.path, record)
@@ -233,13 +235,13 @@ def run(args: argparse.Namespace, rehearse: bool) -> int:
     )
     opts.width, opts.height = _size(args.size)
     if not opts.headless and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        opts.headless = True
+        opts.headless = opts.offline = opts.progress = True
         if opts.seconds is None and opts.frames is None:
             opts.seconds = render_seconds(show)
         if opts.record is None:
             opts.record = Path("out") / f"{show.path.stem}.mp4"
         log.warning(
-            "no screen ($DISPLAY is not set): rendering headless for %s to %s",
+            "no screen ($DISPLAY is not set): rendering headless, exactly, for %s to %s",
             f"{opts.seconds:g} s" if opts.seconds else f"{opts.frames} frames",
             opts.record,
         )

@@ -127,6 +127,8 @@ class Display:
         self._source_key: tuple[int, int, str] | None = None
         self._hud = Hud()
         self._hud_tex: moderngl.Texture | None = None
+        self._mark = Hud(font_scale=0.4, padding=4, box_alpha=120, color=(255, 190, 60))
+        self._mark_tex: moderngl.Texture | None = None
         self._overlay: np.ndarray | None = None  # a small picture over the screen (rehearsal)
         self._overlay_tex: moderngl.Texture | None = None
         self._overlay_new = False
@@ -274,8 +276,11 @@ class Display:
         params: Mapping[str, float],
         time: float,
         hud: Sequence[str] | None = None,
+        status: str | None = None,
     ) -> dict[str, float]:
-        """Upload `frame` (HxWx3, row 0 = top), run the chain, blit to the screen + HUD.
+        """Upload `frame` (HxWx3, row 0 = top), run the chain, blit to the screen + HUD, and
+        `status` (a few words: what is not well) small in the screen's top right corner. Neither
+        the HUD nor the status mark is ever in the show output (`read_pixels`).
 
         Returns CPU-side seconds for {"upload", "draw"}.
         """
@@ -312,11 +317,11 @@ class Display:
                 program.set_uniforms(params, time, size, source_size)
                 program.vao.render(moderngl.TRIANGLES, vertices=3)
                 source, source_size = target.color_attachments[0], size
-            self._draw_screen(hud)
+            self._draw_screen(hud, status)
             t2 = perf_counter()
         return {"upload": t1 - t0, "draw": t2 - t1}
 
-    def _draw_screen(self, hud: Sequence[str] | None) -> None:
+    def _draw_screen(self, hud: Sequence[str] | None, status: str | None = None) -> None:
         ctx = self._ctx
         assert ctx is not None
         if self._window is not None:
@@ -339,23 +344,37 @@ class Display:
             self._blit_vao.render(moderngl.TRIANGLES, vertices=3)
         if self._overlay is not None:
             self._draw_overlay(ctx, fw)
-        if not hud:
-            return
-        if self._hud.update(hud):
-            image = np.ascontiguousarray(self._hud.image[::-1])
+        if hud:
+            self._hud_tex = self._text(self._hud, self._hud_tex, hud)
+            w, h = self._hud_tex.size
+            self._blend(self._hud_tex, (0, fh - h, w, h))
+        if status:
+            self._mark_tex = self._text(self._mark, self._mark_tex, [status])
+            w, h = self._mark_tex.size
+            box_w = self._mark.box[0]
+            self._blend(self._mark_tex, (max(0, fw - box_w - 4), fh - h - 4, w, h))
+
+    def _text(
+        self, hud: Hud, tex: moderngl.Texture | None, lines: Sequence[str]
+    ) -> moderngl.Texture:
+        """`lines` rendered by `hud` into `tex` (made or remade as its size needs)."""
+        if hud.update(lines) or tex is None:
+            image = np.ascontiguousarray(hud.image[::-1])
             size = (image.shape[1], image.shape[0])
-            if self._hud_tex is None or self._hud_tex.size != size:
-                if self._hud_tex is not None:
-                    self._hud_tex.release()
-                self._hud_tex = ctx.texture(size, 4)
-                self._hud_tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
-            self._hud_tex.write(image)
-        assert self._hud_tex is not None
-        w, h = self._hud_tex.size
-        ctx.viewport = (0, fh - h, w, h)
+            if tex is None or tex.size != size:
+                if tex is not None:
+                    tex.release()
+                tex = self._ctx.texture(size, 4)
+                tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            tex.write(image)
+        return tex
+
+    def _blend(self, tex: moderngl.Texture, viewport: tuple[int, int, int, int]) -> None:
+        ctx = self._ctx
+        ctx.viewport = viewport
         ctx.enable(moderngl.BLEND)
         ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
-        self._hud_tex.use(0)
+        tex.use(0)
         self._blit_vao.render(moderngl.TRIANGLES, vertices=3)
         ctx.disable(moderngl.BLEND)
 
@@ -516,6 +535,7 @@ class Display:
         for obj in (
             self._source_tex,
             self._hud_tex,
+            self._mark_tex,
             self._overlay_tex,
             self._black,
             self._blit_vao,

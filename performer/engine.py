@@ -11,6 +11,8 @@ import logging
 import os
 import threading
 import time
+import traceback
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +22,15 @@ import torch
 
 from models.checkpoint import CheckpointError, Loaded, load_checkpoint
 from models.seed import is_seed, make_seed_checkpoint
+from performer.health import DEGRADED, FAILED, OK, PartHealth
 from performer.video import mix_video
 
 log = logging.getLogger("stage.engine")
 
 WORKER_NICE = 5  # the decode thread's niceness, relative to the render loop
+RESTARTS = 10  # a worker that dies is restarted this many times, then given up
+BACKOFF = (0.25, 8.0)  # seconds before a restart: first, longest (doubling between)
+STALE_S = 2.0  # no new image for this long while latents are being asked for: degraded
 
 
 @dataclass(frozen=True)
@@ -99,12 +105,24 @@ class Engine:
         self._done = threading.Condition()  # notified when a frame is published
         self._stop = False
         self._thread: threading.Thread | None = None
-        self.error: str | None = None
         self._apply_threads: int | None = (
             None  # applied by the worker: OpenMP's count is per thread
         )
-        self.infer_times: list[float] = []
+        self.infer_times: deque[float] = deque(maxlen=600)  # the recent decodes (HUD, bench)
         self.warmup: dict[str, object] = {}
+        # health: decode errors (as values), the worker's deaths and restarts
+        self.error: str | None = None  # the failure now (None once a decode succeeds again)
+        self.errors = 0  # decodes that failed
+        self._failing = 0  # failed decodes in a row
+        self.video_error: str | None = None
+        self.crashed: str | None = None  # why the worker thread last died, and where
+        self.restarts = 0
+        self.given_up = False
+        self._restart_at = 0.0
+        self._backoff = BACKOFF[0]
+        self._restarted_at = -1e9
+        self.last_fresh = time.perf_counter()  # when an image was last decoded
+        self._last_submit = 0.0
 
     def _place(self, g: torch.nn.Module) -> torch.nn.Module:
         g = g.to(self.device, self.dtype)
@@ -133,15 +151,44 @@ class Engine:
         if video is not None and model in self.encoders and model in self._sizes:
             try:
                 zt = mix_video(self.encoders[model], zt, video, self._sizes[model])
+                if self.video_error is not None:
+                    log.info("video through %s works again", model)
+                    self.video_error = None
             except Exception as e:  # the show goes on without video
-                if self.error is None:
+                if self.video_error is None:
                     log.error("video through %s failed: %s (decoding without it)", model, e)
-                self.error = f"{model} video: {e}"
+                self.video_error = f"{model} video: {e}"
         x = self._decode(model, zt)
         if model not in self.pairs:
             self._sizes[model] = int(x.shape[-1])
         img = ((x.float() + 1.0) * 127.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0)
         return img.contiguous().cpu().numpy()
+
+    def decode(
+        self, model: str, z: np.ndarray, video: tuple[np.ndarray, float] | None = None
+    ) -> np.ndarray | None:
+        """`generate`, with a failure returned as None and counted (the caller keeps its last
+        good image): the first failure of a run of them is logged, and the recovery."""
+        try:
+            image = self.generate(model, z, video)
+        except Exception as e:  # an error is a value: the show keeps the last frame
+            self.errors += 1
+            self._failing += 1
+            if self.error is None:
+                log.error(
+                    "generator %s failed: %s (at %s; showing the last good frame)",
+                    model,
+                    e,
+                    _where(e),
+                )
+            self.error = f"{model}: {type(e).__name__}: {e}"
+            return None
+        if self.error is not None:
+            log.info("generator %s works again after %d failed decodes", model, self._failing)
+            self.error = None
+        self._failing = 0
+        self.last_fresh = time.perf_counter()
+        return image
 
     def warm_up(self, frames: int = 8) -> dict[str, object]:
         """Run every generator a few times (allocations, kernels) and, on the CPU, pick the
@@ -192,8 +239,39 @@ class Engine:
     # -- the worker
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="engine", daemon=True)
-            self._thread.start()
+            self._spawn()
+
+    def _spawn(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="engine", daemon=True)
+        self._thread.start()
+
+    def supervise(self, now: float | None = None) -> None:
+        """Restart a worker that died, after a back-off, up to RESTARTS times (called by
+        `submit`, i.e. once a frame, on the main thread)."""
+        thread = self._thread
+        if thread is None or thread.is_alive() or self._stop or self.given_up:
+            return
+        now = time.perf_counter() if now is None else now
+        if self._restart_at == 0.0:
+            self._restart_at = now + self._backoff
+            return
+        if now < self._restart_at:
+            return
+        if self.restarts >= RESTARTS:
+            self.given_up = True
+            log.error(
+                "engine: the decode worker died %d times (last: %s); given up — the picture"
+                " holds the last good frame",
+                self.restarts + 1,
+                self.crashed,
+            )
+            return
+        self.restarts += 1
+        self._restarted_at = now
+        self._restart_at = 0.0
+        self._backoff = min(self._backoff * 2, BACKOFF[1])
+        log.warning("engine: restarting the decode worker (restart %d)", self.restarts)
+        self._spawn()
 
     def submit(
         self, model: str, z: np.ndarray, stamp: int, video: tuple[np.ndarray, float] | None = None
@@ -202,6 +280,8 @@ class Engine:
         with self._cond:
             self._request = (model, np.array(z, np.float32), stamp, video)
             self._cond.notify()
+        self._last_submit = time.perf_counter()
+        self.supervise(self._last_submit)
 
     def latest(self) -> Frame | None:
         return self._latest
@@ -217,30 +297,40 @@ class Engine:
                 self._done.wait(remaining)
         return self._latest
 
+    def _next_request(self) -> tuple[str, np.ndarray, int, tuple | None] | None:
+        """Wait for a request (None: stop)."""
+        with self._cond:
+            while self._request is None and not self._stop:
+                self._cond.wait()
+            if self._stop:
+                return None
+            request, self._request = self._request, None
+        return request
+
     def _run(self) -> None:
         # Below the render loop: when the cores are contended, the frame on screen comes
         # first and a decode waits. (Linux nice is per thread; OpenMP workers this thread
         # starts inherit it.)
         with contextlib.suppress(OSError, AttributeError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+        try:
+            self._work()
+        except BaseException as e:  # the worker died: say where; `supervise` restarts it
+            self.crashed = f"{type(e).__name__}: {e} at {_where(e)}"
+            log.error("engine: the decode worker died: %s", self.crashed)
+
+    def _work(self) -> None:
         while True:
-            with self._cond:
-                while self._request is None and not self._stop:
-                    self._cond.wait()
-                if self._stop:
-                    return
-                model, z, stamp, video = self._request
-                self._request = None
+            request = self._next_request()
+            if request is None:
+                return
+            model, z, stamp, video = request
             if self._apply_threads is not None:
                 set_threads(self._apply_threads)
                 self._apply_threads = None
             t0 = time.perf_counter()
-            try:
-                image = self.generate(model, z, video)
-            except Exception as e:  # an error is a value: the show keeps the last frame
-                if self.error is None:
-                    log.error("generator %s failed: %s (showing the last good frame)", model, e)
-                self.error = f"{model}: {e}"
+            image = self.decode(model, z, video)
+            if image is None:
                 continue
             dt = time.perf_counter() - t0
             self.infer_times.append(dt)
@@ -248,10 +338,47 @@ class Engine:
                 self._latest = Frame(image, stamp, model, dt)
                 self._done.notify_all()
 
+    def health(self, now: float | None = None) -> PartHealth:
+        """ok; degraded (recently restarted, video failing, no new image for a while);
+        failed (decodes failing, the worker dead or given up)."""
+        now = time.perf_counter() if now is None else now
+        since = max(0.0, now - self.last_fresh)
+        times = sorted(self.infer_times)
+        figures = {
+            "errors": self.errors,
+            "restarts": self.restarts,
+            "since_fresh_s": round(since, 2),
+            "infer_p50_ms": round(times[len(times) // 2] * 1000, 1) if times else 0.0,
+        }
+        hold = "; the picture holds the last good frame"
+        if self.given_up:
+            return PartHealth(FAILED, f"decode worker given up ({self.crashed}){hold}", figures)
+        if self.error is not None:
+            return PartHealth(FAILED, f"{self.error}{hold}", figures)
+        thread = self._thread
+        if thread is not None and not thread.is_alive() and not self._stop:
+            return PartHealth(FAILED, f"decode worker died ({self.crashed}); restarting", figures)
+        if self._last_submit - self.last_fresh > STALE_S:
+            return PartHealth(DEGRADED, f"no new image for {since:.1f} s", figures)
+        if self.video_error is not None:
+            return PartHealth(DEGRADED, f"{self.video_error} (decoding without it)", figures)
+        if now - self._restarted_at < 10.0:
+            return PartHealth(DEGRADED, f"decode worker restarted ({self.crashed})", figures)
+        return PartHealth(OK, "", figures)
+
     def close(self) -> None:
         with self._cond:
             self._stop = True
             self._cond.notify_all()
         if self._thread is not None:
-            self._thread.join(timeout=2.0)
+            self._thread.join(timeout=1.0)
             self._thread = None
+
+
+def _where(e: BaseException) -> str:
+    """file:line function of the innermost frame of an exception's traceback."""
+    frames = traceback.extract_tb(e.__traceback__)
+    if not frames:
+        return "?"
+    f = frames[-1]
+    return f"{Path(f.filename).name}:{f.lineno} {f.name}()"

@@ -35,7 +35,9 @@ class Hud:
         thickness: int = 1,
         padding: int = 6,
         box_alpha: int = 170,
+        color: tuple[int, int, int] = (255, 255, 255),
     ) -> None:
+        self.color = (*color, 255)
         self.font_scale = font_scale
         self.thickness = thickness
         self.padding = padding
@@ -44,6 +46,7 @@ class Hud:
         self._ascent = text_h
         self._line_h = text_h + baseline + 4
         self._lines: tuple[str, ...] | None = None
+        self.box = (0, 0)  # (width, height) of the text's box, from the canvas's top left
         self.image = np.zeros((_STEP, _STEP, 4), np.uint8)
 
     def update(self, lines: Sequence[str]) -> bool:
@@ -67,6 +70,7 @@ class Hud:
         h = max(_round_up(box_h), min_size[0])
         w = max(_round_up(box_w), min_size[1])
         canvas = np.zeros((h, w, 4), np.uint8)
+        self.box = (box_w, box_h)
         if not lines:
             return canvas
         canvas[:box_h, :box_w] = (0, 0, 0, self.box_alpha)
@@ -78,7 +82,7 @@ class Hud:
                 (pad, y),
                 FONT,
                 self.font_scale,
-                (255, 255, 255, 255),
+                self.color,
                 self.thickness,
                 cv2.LINE_AA,
             )

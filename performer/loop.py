@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import signal
+import shutil
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -22,12 +22,15 @@ from performer.control import Controller, Cue
 from performer.display import Display
 from performer.engine import Engine, open_model
 from performer.face_rig import FaceRig, open_face
+from performer.frame_stats import FrameStats
+from performer.health import DEGRADED, FAILED, OK, Health, PartHealth
 from performer.latent import orthonormal_directions
 from performer.osc_stage import OscLink, direction_addresses, take_path
 from performer.record import EventLog, FrameLog, Recorder
 from performer.replay import Performance, check_target
 from performer.show import Scene, Show, save_preset
 from performer.sources.keyboard import KEY_HELP, Keyboard
+from performer.watchdog import ShutdownGuard, StallWatch
 
 log = logging.getLogger("stage")
 
@@ -48,69 +51,13 @@ class RunOptions:
     frame_log: Path | None = None  # --frame-log: one CSV row of timings per frame
     osc_port: int | None = None  # --osc-port: over the show's [osc] port
     replay: Path | None = None  # an event log: its cues and face readings drive the show
+    progress: bool = False  # offline: a progress line every few seconds (nobody is watching)
 
 
-@dataclass
-class FrameStats:
-    """Per-frame timings measured by the loop itself (seconds)."""
-
-    budget: float
-    work: list[float] = field(default_factory=list)  # loop top → presented, without pacing
-    interval: list[float] = field(default_factory=list)  # present → present
-    upload: list[float] = field(default_factory=list)
-    draw: list[float] = field(default_factory=list)
-    infer: list[float] = field(default_factory=list)  # waited on the generator in this loop
-    fresh: int = 0  # frames that showed an image decoded since the previous frame
-    missed: int = 0
-    recent: deque = field(default_factory=lambda: deque(maxlen=120))
-    rest: deque = field(default_factory=lambda: deque(maxlen=120))  # frame work but the wait
-
-    def rest_estimate(self) -> float:
-        """What a frame needs besides waiting on the generator (p90 of recent frames)."""
-        if len(self.rest) < 5:
-            return self.budget / 2
-        return float(np.percentile(self.rest, 90))
-
-    def add(
-        self, work: float, interval: float | None, upload: float, draw: float, infer: float
-    ) -> None:
-        self.work.append(work)
-        self.upload.append(upload)
-        self.draw.append(draw)
-        self.infer.append(infer)
-        self.recent.append(work - infer)
-        if interval is not None:
-            self.interval.append(interval)
-            if interval > 1.5 * self.budget:
-                self.missed += int(interval / self.budget - 0.5)
-
-    def summary(self) -> dict[str, float]:
-        def pct(xs: list[float], q: float) -> float:
-            return round(float(np.percentile(xs, q)) * 1000, 3) if xs else 0.0
-
-        n = len(self.work)
-        busy = [w - i for w, i in zip(self.work, self.infer, strict=True)]
-        span = sum(self.interval)
-        return {
-            "frames": n,
-            "fps": round(len(self.interval) / span, 2) if span > 0 else 0.0,
-            "work_p50_ms": pct(self.work, 50),
-            "work_p99_ms": pct(self.work, 99),
-            "busy_p50_ms": pct(busy, 50),  # work less the wait for this frame's decode
-            "busy_p99_ms": pct(busy, 99),
-            "interval_p50_ms": pct(self.interval, 50),
-            "interval_p99_ms": pct(self.interval, 99),
-            "upload_p50_ms": pct(self.upload, 50),
-            "upload_p99_ms": pct(self.upload, 99),
-            "draw_p50_ms": pct(self.draw, 50),
-            "draw_p99_ms": pct(self.draw, 99),
-            "infer_wait_p50_ms": pct(self.infer, 50),
-            "infer_wait_p99_ms": pct(self.infer, 99),
-            "missed": self.missed,
-            "missed_pct": round(100 * self.missed / max(n + self.missed, 1), 3),
-            "over_75pct_budget": sum(b > 0.75 * self.budget for b in busy),
-            "fresh_pct": round(100 * self.fresh / max(n, 1), 1),
-        }
+STALL_S = 0.25  # no frame presented for this long (real time) is a stall, logged with its cause
+HEALTH_EVERY = 0.25  # seconds between polls of every part's health
+FEEDBACK_EVERY = 1.0  # seconds between OSC health reports (changes go at once)
+DISK_LOW_MB = (64, 512)  # free space where recordings go: failed below, degraded below
 
 
 class ThreadTuner:
@@ -169,6 +116,10 @@ class Stage:
         self.face: FaceRig | None = None
         self.osc: OscLink | None = None
         self._shown: tuple[str, np.ndarray] | None = None  # model on screen, its last image
+        self.health = Health()
+        self.stall = StallWatch(threshold=STALL_S)
+        self._health_at = self._feedback_at = -1e9
+        self._disk: tuple[float, PartHealth] | None = None
         try:
             self._open()
         except BaseException:
@@ -319,7 +270,7 @@ class Stage:
             work = sorted(st.recent)
             p50 = work[len(work) // 2] * 1000 if work else 0.0
             p99 = work[int(len(work) * 0.99)] * 1000 if work else 0.0
-            fps = len(st.interval[-60:]) / max(sum(st.interval[-60:]), 1e-9)
+            fps = st.recent_fps()
             scene = c.scene
             self._hud = [
                 f"{self.show.title}",
@@ -330,6 +281,7 @@ class Stage:
                 f"engine {self.engine.device} x{self.engine.threads}"
                 + (f"  ERROR {self.engine.error}" if self.engine.error else ""),
                 self.message,
+                *self.health.hud_lines(),
             ]
             if self.face:
                 self._hud += self.face.hud_lines()
@@ -338,6 +290,85 @@ class Stage:
             if self.osc:
                 self._hud += self.osc.hud_lines()
         return self._hud
+
+    # -- health
+    def health_sources(self) -> dict[str, Callable[[], PartHealth]]:
+        """Every part that reports its health, by name."""
+        sources: dict[str, Callable[[], PartHealth]] = {
+            "loop": self._loop_health,
+            "engine": self.engine.health,
+        }
+        if self.face is not None and hasattr(self.face, "health_sources"):
+            sources.update(self.face.health_sources())
+        if self.osc is not None and hasattr(self.osc, "health"):
+            sources["osc"] = self.osc.health
+        for name in ("recorder", "events", "frame_log"):
+            part = getattr(self, name)
+            if part is not None and hasattr(part, "health"):
+                sources[name] = part.health
+        if self.recorder is not None or self.events is not None:
+            sources["disk"] = self._disk_health
+        return sources
+
+    def _loop_health(self) -> PartHealth:
+        st, stall = self.stats, self.stall
+        recent = st.interval.last(120)
+        late = int((recent > 1.5 * st.budget).sum()) if len(recent) else 0
+        figures = {
+            "fps": round(st.recent_fps(), 1),
+            "missed": st.missed,
+            "stalls": stall.stalls,
+            "longest_stall_s": round(stall.longest, 2),
+        }
+        if stall._in_stall:
+            return PartHealth(FAILED, f"stalled for {stall.longest_now:.1f} s", figures)
+        if not self.opts.offline and len(recent) >= 60 and late > 0.1 * len(recent):
+            return PartHealth(DEGRADED, f"{late} of the last {len(recent)} frames late", figures)
+        return PartHealth(OK, "", figures)
+
+    def _disk_health(self) -> PartHealth:
+        """Free space where the recording and logs go, looked at every 2 s."""
+        now = time.perf_counter()
+        if self._disk is not None and now - self._disk[0] < 2.0:
+            return self._disk[1]
+        target = self.recorder.path if self.recorder is not None else self.events.path
+        try:
+            free = shutil.disk_usage(target.parent).free / 2**20
+        except OSError as e:
+            report = PartHealth(FAILED, f"{target.parent}: {e.strerror or e}")
+        else:
+            figures = {"free_mb": round(free, 1)}
+            if free < DISK_LOW_MB[0]:
+                report = PartHealth(FAILED, f"{target.parent}: {free:.0f} MB free", figures)
+            elif free < DISK_LOW_MB[1]:
+                report = PartHealth(DEGRADED, f"{target.parent}: {free:.0f} MB free", figures)
+            else:
+                report = PartHealth(OK, "", figures)
+        self._disk = (now, report)
+        return report
+
+    def poll_health(self, now: float, force: bool = False) -> None:
+        """Every HEALTH_EVERY s: ask every part, log changes (Health does), and tell OSC
+        feedback: changed parts at once, all of them every FEEDBACK_EVERY s."""
+        if not force and now - self._health_at < HEALTH_EVERY:
+            return
+        self._health_at = now
+        before = {n: (p.state, p.detail) for n, p in self.health.parts.items()}
+        self.health.poll(self.health_sources())
+        feedback = self.osc.feedback if self.osc is not None else None
+        if feedback is None:
+            return
+        if now - self._feedback_at >= FEEDBACK_EVERY:
+            self._feedback_at = now
+            parts = None
+        else:
+            parts = [
+                n for n, p in self.health.parts.items() if before.get(n) != (p.state, p.detail)
+            ]
+            if not parts:
+                return
+        for address, args in self.health.osc_messages(parts):
+            feedback.send(address, *args)
 
     # -- the loop
     def run(self) -> dict[str, float]:
@@ -356,7 +387,9 @@ class Stage:
             candidates = engine.warmup.get("candidates", [])
             if opts.threads is None and len(candidates) > 1:
                 tuner = ThreadTuner(engine, candidates)
-        image = engine.generate(c.model, c.latent.z())
+        image = engine.decode(c.model, c.latent.z())
+        if image is None:  # the generator fails from the start: black until it recovers
+            image = self._shown[1] if self._shown else np.zeros((64, 64, 3), np.uint8)
         last_stamp = -1
         # the model on screen and its last image (kept across runs: a cue may come between)
         shown_model, previous_image = self._shown or (c.model, image)
@@ -366,10 +399,13 @@ class Stage:
         prev_present: float | None = None
         t = 0.0
         frame = 0
-        previous_handler = _raise_on_sigterm()
+        progress_at = start
+        self.stall.threshold = 5.0 if opts.offline else STALL_S
+        self.stall.start()
         try:
             while limit_frames is None or frame < limit_frames:
                 top = time.perf_counter()
+                self.poll_health(top)
                 if opts.offline:
                     dt, t = (budget if frame else 0.0), frame * budget
                 else:
@@ -392,9 +428,11 @@ class Stage:
                 infer = 0.0
                 if opts.offline:
                     t0 = time.perf_counter()
-                    image = engine.generate(c.model, z, video)
+                    decoded = engine.decode(c.model, z, video)
                     infer = time.perf_counter() - t0
-                    self.stats.fresh += 1
+                    if decoded is not None:  # else the last good image stays
+                        image = decoded
+                        self.stats.fresh += 1
                 else:
                     engine.submit(c.model, z, frame, video)
                     # Show this frame's own latent when its decode fits: wait for it, but only
@@ -420,10 +458,12 @@ class Stage:
                         xfade_from = None
                     else:
                         image = crossfade(xfade_from, image, u)
-                timings = display.draw(image, c.params(), t, self.hud(t))
+                status = self.health.mark() if self.show.output.status else None
+                timings = display.draw(image, c.params(), t, self.hud(t), status=status)
                 if self.recorder:
-                    self.recorder.write(display.read_pixels())
+                    self.recorder.write(display.read_pixels(), t)
                 display.present()
+                self.stall.presented()
                 self.stats.rest.append(time.perf_counter() - top - infer)
                 if self.osc:
                     self.osc.presented(c, self.face, recording=self.recorder is not None)
@@ -446,6 +486,9 @@ class Stage:
                     )
                 prev_present = now
                 frame += 1
+                if opts.progress and now - progress_at >= 5.0:
+                    progress_at = now
+                    self._progress(frame, limit_frames, now - start)
                 if tuner is not None and frame > 10:
                     tuner.update(now, self.stats)
                 if not opts.offline:
@@ -457,17 +500,40 @@ class Stage:
         except KeyboardInterrupt:
             log.info("interrupted: finishing the recording and closing")
         finally:
-            signal.signal(signal.SIGTERM, previous_handler)
+            self.stall.pause()
             if self.events:  # where the performance ended, for a replay
                 self.events.log(t, "end")
+        self.poll_health(time.perf_counter(), force=True)
         summary = self.stats.summary()
         summary["seconds"] = round(time.perf_counter() - start, 3)
+        summary["show_seconds"] = round(t, 3)
         if self.recorder:
             summary["recorded_frames"] = self.recorder.frames_written
+        summary["health"] = self.health.snapshot()
         return summary
 
+    def _progress(self, frame: int, limit: int | None, elapsed: float) -> None:
+        fps = self.show.output.fps
+        done = frame / fps
+        rate = done / elapsed if elapsed > 0 else 0.0
+        if limit:
+            total = limit / fps
+            left = (total - done) / rate if rate > 0 else float("inf")
+            log.info(
+                "rendering: %.1f / %.1f s of show (%d %%), %.2fx real time, about %.0f s to go",
+                done,
+                total,
+                100 * frame / limit,
+                rate,
+                left,
+            )
+        else:
+            log.info("rendering: %.1f s of show, %.2fx real time", done, rate)
+
     def close(self) -> None:
-        parts = (self.face, self.osc, self.recorder, self.events, self.frame_log)
+        """Close every part, the recording first (safe to call twice)."""
+        self.stall.close()
+        parts = (self.recorder, self.events, self.frame_log, self.osc, self.face)
         for part in (*parts, self.engine, self.display):
             if part is not None:
                 try:
@@ -484,21 +550,27 @@ def crossfade(a: np.ndarray, b: np.ndarray, u: float) -> np.ndarray:
     return cv2.addWeighted(a, 1.0 - w, b, w, 0.0)
 
 
-def _raise_on_sigterm():
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        return signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread
-        return signal.getsignal(signal.SIGTERM)
-
-
-def run_show(show: Show, opts: RunOptions) -> dict[str, float]:
+def run_show(show: Show, opts: RunOptions) -> dict:
+    """Open, play and close a show. SIGINT/SIGTERM end it within ShutdownGuard's grace in every
+    state (opening included), the recording finalized."""
+    guard = ShutdownGuard().install()
     stage = None
     try:
-        stage = Stage(show, opts)
+        try:
+            stage = Stage(show, opts)
+        except KeyboardInterrupt:
+            log.info("interrupted while opening the show")
+            return {"frames": 0, "interrupted": True}
+        guard.closers = [
+            ("the recording", lambda: stage.recorder and stage.recorder.close()),
+            ("the event log", lambda: stage.events and stage.events.close()),
+            ("the frame log", lambda: stage.frame_log and stage.frame_log.close()),
+        ]
         return stage.run()
     finally:
-        if stage is not None:
-            stage.close()
+        guard.closing = True
+        try:
+            if stage is not None:
+                stage.close()
+        finally:
+            guard.uninstall()

@@ -55,6 +55,7 @@ class OutputSpec:
     vsync: bool = True
     fps: float = 60.0
     effects_scale: float = 2.0  # effects run at ≤ this × the generator's size; 0 = full size
+    status: bool = True  # a small corner mark on the screen while a part is not well
 
 
 @dataclass(frozen=True)
@@ -291,7 +292,9 @@ def show_from_dict(
 
     out = r.table(data.get("output", {}), "output")
     r.unknown(
-        out, "output", {"mode", "monitor", "width", "height", "vsync", "fps", "effects_scale"}
+        out,
+        "output",
+        {"mode", "monitor", "width", "height", "vsync", "fps", "effects_scale", "status"},
     )
     d = OutputSpec()
     output = OutputSpec(
@@ -302,6 +305,7 @@ def show_from_dict(
         vsync=r.get(out, "output", "vsync", "bool", d.vsync),
         fps=r.get(out, "output", "fps", "number", d.fps, lo=1, hi=1000),
         effects_scale=r.get(out, "output", "effects_scale", "number", d.effects_scale, lo=0, hi=64),
+        status=r.get(out, "output", "status", "bool", d.status),
     )
 
     sh = r.table(data.get("shaders", {}), "shaders")
