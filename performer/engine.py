@@ -11,7 +11,6 @@ import logging
 import os
 import threading
 import time
-import traceback
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import torch
 
 from models.checkpoint import CheckpointError, Loaded, load_checkpoint
 from models.seed import is_seed, make_seed_checkpoint
-from performer.health import DEGRADED, FAILED, OK, PartHealth
+from performer.health import DEGRADED, FAILED, OK, PartHealth, where_raised
 from performer.video import mix_video
 
 log = logging.getLogger("stage.engine")
@@ -179,7 +178,7 @@ class Engine:
                     "generator %s failed: %s (at %s; showing the last good frame)",
                     model,
                     e,
-                    _where(e),
+                    where_raised(e),
                 )
             self.error = f"{model}: {type(e).__name__}: {e}"
             return None
@@ -316,7 +315,7 @@ class Engine:
         try:
             self._work()
         except BaseException as e:  # the worker died: say where; `supervise` restarts it
-            self.crashed = f"{type(e).__name__}: {e} at {_where(e)}"
+            self.crashed = f"{type(e).__name__}: {e} at {where_raised(e)}"
             log.error("engine: the decode worker died: %s", self.crashed)
 
     def _work(self) -> None:
@@ -374,11 +373,3 @@ class Engine:
             self._thread.join(timeout=1.0)
             self._thread = None
 
-
-def _where(e: BaseException) -> str:
-    """file:line function of the innermost frame of an exception's traceback."""
-    frames = traceback.extract_tb(e.__traceback__)
-    if not frames:
-        return "?"
-    f = frames[-1]
-    return f"{Path(f.filename).name}:{f.lineno} {f.name}()"

@@ -9,8 +9,10 @@ state is logged once, naming the part and why; figures travel with every report.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 log = logging.getLogger("stage.health")
 
@@ -113,3 +115,12 @@ class Health:
             out.append((f"/stage/health/{name}", tuple(args)))
         out.append(("/stage/health", (self.overall,)))
         return out
+
+
+def where_raised(e: BaseException) -> str:
+    """`file.py:LINE function()` of the innermost frame of an exception's traceback."""
+    frames = traceback.extract_tb(e.__traceback__)
+    if not frames:
+        return "?"
+    f = frames[-1]
+    return f"{Path(f.filename).name}:{f.lineno} {f.name}()"

@@ -12,7 +12,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -23,7 +23,7 @@ from performer.display import Display
 from performer.engine import Engine, open_model
 from performer.face_rig import FaceRig, open_face
 from performer.frame_stats import FrameStats
-from performer.health import DEGRADED, FAILED, OK, Health, PartHealth
+from performer.health import DEGRADED, FAILED, OK, Health, PartHealth, where_raised
 from performer.latent import orthonormal_directions
 from performer.osc_stage import OscLink, direction_addresses, take_path
 from performer.record import EventLog, FrameLog, Recorder
@@ -57,6 +57,7 @@ class RunOptions:
 STALL_S = 0.25  # no frame presented for this long (real time) is a stall, logged with its cause
 HEALTH_EVERY = 0.25  # seconds between polls of every part's health
 FEEDBACK_EVERY = 1.0  # seconds between OSC health reports (changes go at once)
+FAILING_S = 5.0  # every frame raising for this long (and 10 frames at least) ends the show
 DISK_LOW_MB = (64, 512)  # free space where recordings go: failed below, degraded below
 
 
@@ -120,6 +121,7 @@ class Stage:
         self.stall = StallWatch(threshold=STALL_S)
         self._health_at = self._feedback_at = -1e9
         self._disk: tuple[float, PartHealth] | None = None
+        self._run_state: _Run | None = None
         try:
             self._open()
         except BaseException:
@@ -314,14 +316,19 @@ class Stage:
         st, stall = self.stats, self.stall
         recent = st.interval.last(120)
         late = int((recent > 1.5 * st.budget).sum()) if len(recent) else 0
+        run = self._run_state
         figures = {
             "fps": round(st.recent_fps(), 1),
             "missed": st.missed,
             "stalls": stall.stalls,
             "longest_stall_s": round(stall.longest, 2),
+            "frame_errors": run.errors if run else 0,
         }
         if stall._in_stall:
             return PartHealth(FAILED, f"stalled for {stall.longest_now:.1f} s", figures)
+        if run is not None and run.failing:
+            where = ", ".join(sorted(run.failed_at))
+            return PartHealth(FAILED, f"frames failing (at {where})", figures)
         if not self.opts.offline and len(recent) >= 60 and late > 0.1 * len(recent):
             return PartHealth(DEGRADED, f"{late} of the last {len(recent)} frames late", figures)
         return PartHealth(OK, "", figures)
@@ -371,16 +378,14 @@ class Stage:
             feedback.send(address, *args)
 
     # -- the loop
-    def run(self) -> dict[str, float]:
+    def run(self) -> dict:
         opts, fps = self.opts, self.show.output.fps
-        budget = 1.0 / fps
         limit_frames = opts.frames
         if limit_frames is None and opts.seconds is not None:
             limit_frames = max(1, round(opts.seconds * fps))
         if limit_frames is None and self.performance is not None:
             limit_frames = round(self.performance.end * fps) + 1
-        engine, display = self.engine, self.display
-        c = self.controller
+        engine, c = self.engine, self.controller
         tuner = None
         if not opts.offline:
             engine.start()
@@ -390,127 +395,153 @@ class Stage:
         image = engine.decode(c.model, c.latent.z())
         if image is None:  # the generator fails from the start: black until it recovers
             image = self._shown[1] if self._shown else np.zeros((64, 64, 3), np.uint8)
-        last_stamp = -1
         # the model on screen and its last image (kept across runs: a cue may come between)
         shown_model, previous_image = self._shown or (c.model, image)
-        xfade_from = None
         start = time.perf_counter()
-        deadline = start
-        prev_present: float | None = None
-        t = 0.0
-        frame = 0
+        r = self._run_state = _Run(1.0 / fps, start, image, shown_model, previous_image, tuner)
         progress_at = start
         self.stall.threshold = 5.0 if opts.offline else STALL_S
         self.stall.start()
         try:
-            while limit_frames is None or frame < limit_frames:
-                top = time.perf_counter()
-                self.poll_health(top)
-                if opts.offline:
-                    dt, t = (budget if frame else 0.0), frame * budget
-                else:
-                    dt, t = (top - start - t if frame else 0.0), top - start
-                keys = display.poll()
-                if self.performance is not None:  # the performance's cues, and only those
-                    cues = self.performance.cues_until(t)
-                else:
-                    cues = self.keyboard.events(keys) + self.keyboard.frame(dt)
-                    if self.show.follow and t - self.last_cue_t >= self.show.follow:
-                        cues.append(Cue("next", (), "follow"))
-                if self.osc:  # right before the latent is stepped: shown in this very frame
-                    cues += self.osc.drain()
-                if display.should_close() or not all(self.apply(q, t) for q in cues):
-                    break
-                if self.face:  # the newest face reading, before the latent steps
-                    self.face.frame(t, display, self.hud_on)
-                z = c.step(dt)
-                video = self.face.video(c.params()) if self.face else None
-                infer = 0.0
-                if opts.offline:
-                    t0 = time.perf_counter()
-                    decoded = engine.decode(c.model, z, video)
-                    infer = time.perf_counter() - t0
-                    if decoded is not None:  # else the last good image stays
-                        image = decoded
-                        self.stats.fresh += 1
-                else:
-                    engine.submit(c.model, z, frame, video)
-                    # Show this frame's own latent when its decode fits: wait for it, but only
-                    # until the time the rest of the frame needs before its present deadline.
-                    t0 = time.perf_counter()
-                    finish_by = deadline + budget - self.stats.rest_estimate() - 0.001
-                    latest = engine.wait_for(frame, finish_by)
-                    infer = time.perf_counter() - t0
-                    if latest is not None and latest.model != c.model:
-                        latest = None  # still the previous model's: keep the last image
-                    if latest is not None:
-                        image = latest.image
-                        if latest.stamp != last_stamp:
-                            self.stats.fresh += 1
-                            last_stamp = latest.stamp
-                if c.model != shown_model:  # another model: crossfade in image space
-                    xfade_from, shown_model = previous_image, c.model
-                previous_image = image
-                self._shown = (shown_model, image)
-                if xfade_from is not None:
-                    u = c.latent.fade_progress
-                    if u >= 1.0:
-                        xfade_from = None
-                    else:
-                        image = crossfade(xfade_from, image, u)
-                status = self.health.mark() if self.show.output.status else None
-                timings = display.draw(image, c.params(), t, self.hud(t), status=status)
-                if self.recorder:
-                    self.recorder.write(display.read_pixels(), t)
-                display.present()
-                self.stall.presented()
-                self.stats.rest.append(time.perf_counter() - top - infer)
-                if self.osc:
-                    self.osc.presented(c, self.face, recording=self.recorder is not None)
-                now = time.perf_counter()
-                interval = None if prev_present is None or opts.offline else now - prev_present
-                upload, draw = timings.get("upload", 0.0), timings.get("draw", 0.0)
-                self.stats.add(now - top, interval, upload, draw, infer)
-                if self.frame_log is not None:
-                    recorded = self.recorder.frames_written if self.recorder else None
-                    self.frame_log.row(
-                        frame,
-                        t,
-                        now - top,
-                        interval,
-                        infer,
-                        c.scene.name,
-                        shown_model,
-                        xfade_from is not None,
-                        recorded,
-                    )
-                prev_present = now
-                frame += 1
-                if opts.progress and now - progress_at >= 5.0:
-                    progress_at = now
-                    self._progress(frame, limit_frames, now - start)
-                if tuner is not None and frame > 10:
-                    tuner.update(now, self.stats)
-                if not opts.offline:
-                    deadline += budget
-                    if deadline < now - budget:  # fell behind: do not try to catch up in a burst
-                        deadline = now
-                    elif deadline > now:
-                        time.sleep(deadline - now)
+            while limit_frames is None or r.frame < limit_frames:
+                try:
+                    if not self._frame(r):
+                        break
+                except Exception as e:  # one bad frame must not end the show
+                    self._frame_failed(e, r)
+                if opts.progress and r.prev_present - progress_at >= 5.0:
+                    progress_at = r.prev_present
+                    self._progress(r.frame, limit_frames, r.prev_present - start)
         except KeyboardInterrupt:
             log.info("interrupted: finishing the recording and closing")
         finally:
             self.stall.pause()
             if self.events:  # where the performance ended, for a replay
-                self.events.log(t, "end")
+                self.events.log(r.t, "end")
         self.poll_health(time.perf_counter(), force=True)
         summary = self.stats.summary()
         summary["seconds"] = round(time.perf_counter() - start, 3)
-        summary["show_seconds"] = round(t, 3)
+        summary["show_seconds"] = round(r.t, 3)
+        summary["frame_errors"] = r.errors
         if self.recorder:
             summary["recorded_frames"] = self.recorder.frames_written
         summary["health"] = self.health.snapshot()
         return summary
+
+    def _frame(self, r: _Run) -> bool:
+        """One frame: inputs → cues → latent → decode → draw → record → present → pace.
+        False when a cue or the window asks the show to end."""
+        opts, engine, display, c = self.opts, self.engine, self.display, self.controller
+        budget = r.budget
+        top = time.perf_counter()
+        self.poll_health(top)
+        if opts.offline:
+            dt, r.t = (budget if r.frame else 0.0), r.frame * budget
+        else:
+            dt, r.t = (top - r.start - r.t if r.frame else 0.0), top - r.start
+        t = r.t
+        keys = display.poll()
+        if self.performance is not None:  # the performance's cues, and only those
+            cues = self.performance.cues_until(t)
+        else:
+            cues = self.keyboard.events(keys) + self.keyboard.frame(dt)
+            if self.show.follow and t - self.last_cue_t >= self.show.follow:
+                cues.append(Cue("next", (), "follow"))
+        if self.osc:  # right before the latent is stepped: shown in this very frame
+            cues += self.osc.drain()
+        if display.should_close() or not all(self.apply(q, t) for q in cues):
+            return False
+        if self.face:  # the newest face reading, before the latent steps
+            self.face.frame(t, display, self.hud_on)
+        z = c.step(dt)
+        video = self.face.video(c.params()) if self.face else None
+        infer = 0.0
+        if opts.offline:
+            t0 = time.perf_counter()
+            decoded = engine.decode(c.model, z, video)
+            infer = time.perf_counter() - t0
+            if decoded is not None:  # else the last good image stays
+                r.image = decoded
+                self.stats.fresh += 1
+        else:
+            engine.submit(c.model, z, r.frame, video)
+            # Show this frame's own latent when its decode fits: wait for it, but only
+            # until the time the rest of the frame needs before its present deadline.
+            t0 = time.perf_counter()
+            finish_by = r.deadline + budget - self.stats.rest_estimate() - 0.001
+            latest = engine.wait_for(r.frame, finish_by)
+            infer = time.perf_counter() - t0
+            if latest is not None and latest.model != c.model:
+                latest = None  # still the previous model's: keep the last image
+            if latest is not None:
+                r.image = latest.image
+                if latest.stamp != r.last_stamp:
+                    self.stats.fresh += 1
+                    r.last_stamp = latest.stamp
+        if c.model != r.shown_model:  # another model: crossfade in image space
+            r.xfade_from, r.shown_model = r.previous_image, c.model
+        r.previous_image = image = r.image
+        self._shown = (r.shown_model, image)
+        if r.xfade_from is not None:
+            u = c.latent.fade_progress
+            if u >= 1.0:
+                r.xfade_from = None
+            else:
+                image = crossfade(r.xfade_from, image, u)
+        status = self.health.mark() if self.show.output.status else None
+        timings = display.draw(image, c.params(), t, self.hud(t), status=status)
+        if self.recorder:
+            self.recorder.write(display.read_pixels(), t)
+        display.present()
+        self.stall.presented()
+        self.stats.rest.append(time.perf_counter() - top - infer)
+        if self.osc:
+            self.osc.presented(c, self.face, recording=self.recorder is not None)
+        now = time.perf_counter()
+        interval = None if r.frame == 0 or opts.offline else now - r.prev_present
+        upload, draw = timings.get("upload", 0.0), timings.get("draw", 0.0)
+        self.stats.add(now - top, interval, upload, draw, infer)
+        if self.frame_log is not None:
+            recorded = self.recorder.frames_written if self.recorder else None
+            self.frame_log.row(
+                r.frame,
+                t,
+                now - top,
+                interval,
+                infer,
+                c.scene.name,
+                r.shown_model,
+                r.xfade_from is not None,
+                recorded,
+            )
+        r.prev_present = now
+        r.frame += 1
+        r.failing = 0
+        if r.tuner is not None and r.frame > 10:
+            r.tuner.update(now, self.stats)
+        if not opts.offline:
+            r.deadline += budget
+            if r.deadline < now - budget:  # fell behind: do not try to catch up in a burst
+                r.deadline = now
+            elif r.deadline > now:
+                time.sleep(r.deadline - now)
+        return True
+
+    def _frame_failed(self, e: Exception, r: _Run) -> None:
+        """A frame raised: log it (once per place), keep the last picture and go on; a frame
+        that fails for FAILING_S of frames in a row ends the show (re-raised)."""
+        r.errors += 1
+        r.failing += 1
+        where = where_raised(e)
+        if where not in r.failed_at:
+            r.failed_at.add(where)
+            log.error("a frame failed at %s: %s: %s (the show goes on)", where, type(e).__name__, e)
+        if r.failing * r.budget >= FAILING_S and r.failing >= 10:
+            log.error("every frame has failed for %d frames: ending the show", r.failing)
+            raise e
+        r.frame += 1  # the frame is spent (an offline render moves on)
+        if not self.opts.offline:
+            time.sleep(r.budget)
 
     def _progress(self, frame: int, limit: int | None, elapsed: float) -> None:
         fps = self.show.output.fps
@@ -540,6 +571,30 @@ class Stage:
                     part.close()
                 except Exception as e:  # closing must not hide the error that got us here
                     log.error("closing %s: %s", type(part).__name__, e)
+
+
+@dataclass
+class _Run:
+    """What one `Stage.run` carries from frame to frame."""
+
+    budget: float
+    start: float
+    image: np.ndarray  # the newest good image
+    shown_model: str
+    previous_image: np.ndarray
+    tuner: ThreadTuner | None = None
+    xfade_from: np.ndarray | None = None
+    last_stamp: int = -1
+    t: float = 0.0
+    frame: int = 0
+    deadline: float = 0.0
+    prev_present: float = 0.0
+    errors: int = 0  # frames that raised
+    failing: int = 0  # … in a row
+    failed_at: set = field(default_factory=set)  # where they raised (logged once each)
+
+    def __post_init__(self) -> None:
+        self.deadline = self.prev_present = self.start
 
 
 def crossfade(a: np.ndarray, b: np.ndarray, u: float) -> np.ndarray:

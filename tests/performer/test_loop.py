@@ -230,7 +230,27 @@ def test_readme_key_map_matches_the_code():
         assert line[2:] in readme
 
 
-def test_an_error_mid_show_still_finalizes_the_recording(tmp_path):
+def test_one_bad_frame_does_not_end_the_show(tmp_path, caplog):
+    stage = open_stage(tiny_show(tmp_path), frames=30)
+    calls = {"n": 0}
+
+    def poll():
+        calls["n"] += 1
+        if calls["n"] in (6, 7):
+            raise RuntimeError("a glitch in the window system")
+        return []
+
+    stage.display.poll = poll
+    try:
+        summary = stage.run()
+    finally:
+        stage.close()
+    assert summary["frame_errors"] == 2 and summary["frames"] == 28  # two frames spent
+    failures = [r for r in caplog.records if "a frame failed" in r.getMessage()]
+    assert len(failures) == 1 and "test_loop.py" in failures[0].getMessage()  # once, where
+
+
+def test_an_error_every_frame_ends_the_show_and_finalizes_the_recording(tmp_path):
     from performer.loop import run_show
     from performer.show import load_show
 
@@ -241,7 +261,7 @@ def test_an_error_mid_show_still_finalizes_the_recording(tmp_path):
     def failing_run(self):
         def poll():
             calls["n"] += 1
-            if calls["n"] == 6:
+            if calls["n"] >= 6:
                 raise RuntimeError("the projector caught fire")
             return []
 
@@ -251,9 +271,11 @@ def test_an_error_mid_show_still_finalizes_the_recording(tmp_path):
     Stage.run = failing_run
     try:
         with pytest.raises(RuntimeError, match="caught fire"):
-            run_show(load_show(tiny_show(tmp_path)), RunOptions(headless=True, record=out))
+            opts = RunOptions(headless=True, offline=True, record=out)
+            run_show(load_show(tiny_show(tmp_path)), opts)
     finally:
         Stage.run = original
+    assert calls["n"] == 5 + 150  # 5 s of frames at 30 fps failed first
     cap = cv2.VideoCapture(str(out))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
     assert not list(tmp_path.glob(".*partial*"))
