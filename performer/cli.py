@@ -195,6 +195,7 @@ def replay(args: argparse.Namespace) -> int:
         height=height,
         replay=args.log,
         progress=True,
+        verbose=args.verbose,
     )
     record.parent.mkdir(parents=True, exist_ok=True)
     log.info("replaying %s (%.1f s) into %s → %s", args.log, performance.end, show.path, record)
@@ -232,6 +233,7 @@ def run(args: argparse.Namespace, rehearse: bool) -> int:
         camera=args.camera,
         frame_log=args.frame_log,
         osc_port=args.osc_port,
+        verbose=args.verbose,
     )
     opts.width, opts.height = _size(args.size)
     if not opts.headless and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):

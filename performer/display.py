@@ -18,6 +18,7 @@ import moderngl
 import numpy as np
 
 from performer.hud import Hud
+from performer.readback import Readback
 from performer.shaders import (
     FIRST_PASS,
     LAST_PASS,
@@ -131,6 +132,7 @@ class Display:
         self._mark_tex: moderngl.Texture | None = None
         self._overlay: np.ndarray | None = None  # a small picture over the screen (rehearsal)
         self._overlay_tex: moderngl.Texture | None = None
+        self._readback: Readback | None = None  # the recording's asynchronous read-back
         self._overlay_new = False
         self._output: moderngl.Framebuffer | None = None  # the show output, width x height
         self._screen: moderngl.Framebuffer | None = None  # headless stand-in for the window
@@ -401,6 +403,26 @@ class Display:
         self._overlay_tex.use(0)
         self._blit_vao.render(moderngl.TRIANGLES, vertices=3)
 
+    def read_later(self, tag: object = None) -> list[tuple[np.ndarray, object]]:
+        """Start reading the show output back without waiting for it (pixel-buffer objects);
+        returns the reads that have finished since — (pixels as `read_pixels` gives them, tag)
+        — a frame or two behind. `read_pending` returns the rest at the end."""
+        with self._current():
+            if self._readback is None:
+                self._readback = Readback(self._ctx, (self.width, self.height))
+            self._readback.request(self._output, tag)
+            done = []
+            while (read := self._readback.collect()) is not None:
+                done.append(read)
+        return done
+
+    def read_pending(self) -> list[tuple[np.ndarray, object]]:
+        """Every read started by `read_later` and not yet returned, oldest first."""
+        if self._readback is None or self._closed:
+            return []
+        with self._current():
+            return self._readback.drain()
+
     def read_pixels(self) -> np.ndarray:
         """The show output without HUD: (height, width, 3) uint8 RGB, row 0 = top."""
         with self._current():
@@ -522,6 +544,9 @@ class Display:
                 self._glfw_inited = False
 
     def _release_gl(self) -> None:
+        if self._readback is not None:
+            self._readback.release()
+            self._readback = None
         for program in self._programs:
             program.release()
         self._programs = []

@@ -52,6 +52,7 @@ class RunOptions:
     osc_port: int | None = None  # --osc-port: over the show's [osc] port
     replay: Path | None = None  # an event log: its cues and face readings drive the show
     progress: bool = False  # offline: a progress line every few seconds (nobody is watching)
+    verbose: bool = False  # native libraries' own logging (FFmpeg, MediaPipe) too
 
 
 STALL_S = 0.25  # no frame presented for this long (real time) is a stall, logged with its cause
@@ -172,7 +173,7 @@ class Stage:
             effects_scale=out.effects_scale,
         )
         if opts.record:
-            self.recorder = Recorder(opts.record, out.fps, self.size)
+            self.recorder = self._recorder(opts.record)
             self.events = EventLog(opts.record.with_suffix(".events.jsonl"))
             self.events.log(0.0, "start", show=show.path.resolve(), size=list(self.size))
         if opts.frame_log:
@@ -232,14 +233,35 @@ class Stage:
         """Start a take (a new file, see osc_stage.take_path) or finalize the current one."""
         if on and self.recorder is None:
             path = take_path(self.opts.record, self.show.path)
-            self.recorder = Recorder(path, self.show.output.fps, self.size)
+            self.recorder = self._recorder(path)
             self.message = f"recording {path}"
         elif not on and self.recorder is not None:
+            self._flush_recording()
             self.recorder.close()
             self.message, self.recorder = f"recorded {self.recorder.path}", None
         else:
             self.message = "already recording" if on else "not recording"
         log.info(self.message)
+
+    def _recorder(self, path: Path) -> Recorder:
+        """A recording of the output: real time drops what the encoder cannot take (and
+        counts it); an offline render waits for it (every frame recorded)."""
+        return Recorder(
+            path,
+            self.show.output.fps,
+            self.size,
+            drop_when_full=not self.opts.offline,
+            verbose=self.opts.verbose,
+        )
+
+    def _flush_recording(self) -> None:
+        """The frames still being read back go to the recording (before it closes)."""
+        if self.display is None:
+            return
+        pending = self.display.read_pending()
+        if self.recorder is not None:
+            for pixels, shown_at in pending:
+                self.recorder.write(pixels, shown_at)
 
     def save_point(self) -> None:
         c = self.controller
@@ -416,6 +438,7 @@ class Stage:
             log.info("interrupted: finishing the recording and closing")
         finally:
             self.stall.pause()
+            self._flush_recording()
             if self.events:  # where the performance ended, for a replay
                 self.events.log(r.t, "end")
         self.poll_health(time.perf_counter(), force=True)
@@ -490,8 +513,9 @@ class Stage:
                 image = crossfade(r.xfade_from, image, u)
         status = self.health.mark() if self.show.output.status else None
         timings = display.draw(image, c.params(), t, self.hud(t), status=status)
-        if self.recorder:
-            self.recorder.write(display.read_pixels(), t)
+        if self.recorder:  # read back a frame or two later: the loop never waits on the GPU
+            for pixels, shown_at in display.read_later(t):
+                self.recorder.write(pixels, shown_at)
         display.present()
         self.stall.presented()
         self.stats.rest.append(time.perf_counter() - top - infer)
