@@ -2,7 +2,11 @@
 
 Phases, one stage: a baseline with no OSC; 1,000 messages/s paced (lost? receive latency?);
 a 5,000 messages/s flood (frame time against the baseline); an unpaced blast (the most the
-receiver takes); then cue-to-photon for a shader cue (blackout) and a latent cue (scene cut).
+receiver takes; the show's default osc.rate limits it: `rate_limited`); 1,000 hostile address
+patterns a second, each new (frame time against the baseline); then cue-to-photon for a shader
+cue (blackout) and a latent cue (scene cut). Before the phases, `hostile_patterns`: the time to
+answer each hostile pattern (matched or refused), new each time, in the stage's own address
+space and in a 120-parameter one (each should take under 5 ms).
 Figures are printed and written to bench/results/osc.json; nothing is asserted.
 
     python bench/osc.py [--seconds 5] [--size 64] [--output 640x360]
@@ -70,6 +74,45 @@ for d in plan["datagrams"]:
     times.append(time.perf_counter())
     s.sendto(bytes.fromhex(d), ("127.0.0.1", plan["port"]))
 print(json.dumps(times), flush=True)
+"""
+
+
+# Hostile senders: address patterns that sent the old regex matcher into exponential
+# backtracking (or that go over a bound), each made new with a random tail (no cache hits).
+HOSTILE = {
+    "star20_z": "/stage/param/" + "*" * 20 + "z",
+    "star24_one_segment": "/stage/param/" + "*" * 24 + "a",
+    "star_a_x24": "/stage/param/" + "*a" * 24,
+    "star_q_x16": "/stage/param/" + "*?" * 16,
+    "two_star30_segments": "/stage/" + "*" * 30 + "q/" + "*" * 30 + "q",
+    "alternatives40": "/stage/param/{" + ",".join(["a*"] * 40) + "}",
+    "alternatives40_distinct": "/stage/param/*{" + ",".join(f"e_{i}" for i in range(40)) + "}*",
+    "sets_x16": "/stage/param/" + "*[a-z]" * 16,
+    "over_wildcards": "/stage/" + "*p" * 30 + "/" + "*r" * 30,
+    "over_length": "/stage/param/" + "*a" * 200,
+}
+
+HOSTILE_SENDER = r"""
+import json, random, socket, struct, sys, time
+plan = json.loads(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+target = ("127.0.0.1", plan["port"])
+rng = random.Random(2)
+patterns = plan["patterns"]
+def message(address):
+    a = address.encode() + b"\0"
+    return a + b"\0" * (-len(a) % 4) + b",f\0\0" + struct.pack(">f", 0.0)
+rate, n = plan["rate"], int(plan["rate"] * plan["seconds"])
+t0 = time.perf_counter()
+sent = 0
+while sent < n:
+    due = min(n, int((time.perf_counter() - t0) * rate) + 1)
+    while sent < due:
+        tail = "".join(rng.choice("abcxyz") for _ in range(5))
+        s.sendto(message(patterns[sent % len(patterns)] + tail), target)
+        sent += 1
+    time.sleep(0.002)
+print(json.dumps({"sent": sent, "seconds": time.perf_counter() - t0}), flush=True)
 """
 
 
@@ -175,12 +218,96 @@ def phase(stage, probe: Probe, seconds: float, plan: dict | None) -> dict:
             receive_latency_p50_ms=pct(lat, 50),
             receive_latency_p99_ms=pct(lat, 99),
             coalesced=stage.osc.dispatcher.counts["coalesced"] - counts0["coalesced"],
+            rate_limited=stage.osc.dispatcher.counts["rate_limited"] - counts0["rate_limited"],
         )
         enqueued = stage.osc.dispatcher.counts["cues"] - counts0["cues"]
         out.update(
             cues_applied_per_frame=round((enqueued - out["coalesced"]) / max(out["frames"], 1), 2),
             received_per_s=round(len(probe.received) / busy) if busy else 0,
         )
+    return out
+
+
+def hostile_patterns(stage, repeats: int = 30) -> dict:
+    """Each hostile pattern answered through a dispatcher (parse, match or refuse, count), new
+    each time (the pattern cache cleared): p50 and max over `repeats`, the matcher's steps."""
+    import logging
+
+    from performer.osc_space import AddressSpace, OscInputError
+    from performer.shaders import ParamSpec
+    from performer.sources.osc import Dispatcher, Inbox
+
+    big = {f"prog{i}.param_{j}": ParamSpec(1.0, 0.0, 3.0) for i in range(8) for j in range(15)}
+    spaces = {
+        "stage": stage.osc.space,  # its own inbox below: nothing reaches the show
+        "params_120": AddressSpace(lambda: ["a", "b"], lambda: 2, big, [str(k) for k in range(9)]),
+    }
+    out: dict = {"repeats": repeats, "criterion": "p50 under 5 ms"}
+    quiet = logging.getLogger("stage.osc")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    try:
+        for space_name, space in spaces.items():
+            d = Dispatcher(space, Inbox())
+            rows = {}
+            for name, pattern in HOSTILE.items():
+                dgram = _message(pattern)
+                times = []
+                for _ in range(repeats):
+                    space._patterns.clear()
+                    t0 = time.perf_counter()
+                    d.feed(dgram)
+                    times.append(time.perf_counter() - t0)
+                try:
+                    space._patterns.clear()
+                    answer = f"names {len(space.match(pattern))}"
+                except OscInputError as e:
+                    answer = f"refused ({type(e).__name__})"
+                rows[name] = {
+                    "chars": len(pattern),
+                    "answer": answer,
+                    "steps": space.last_steps,
+                    "p50_ms": pct(times, 50),
+                    "max_ms": pct(times, 100),
+                }
+            out[space_name] = rows
+    finally:
+        quiet.setLevel(level)
+    p50s = [r["p50_ms"] for k in spaces for r in out[k].values()]
+    out["worst_p50_ms"] = max(p50s)
+    out["all_under_5ms"] = max(p50s) < 5.0
+    return out
+
+
+def _message(address: str) -> bytes:
+    a = address.encode() + b"\0"
+    return a + b"\0" * (-len(a) % 4) + b",f\0\0" + struct.pack(">f", 0.0)
+
+
+def hostile_phase(stage, probe: Probe, seconds: float, rate: int) -> dict:
+    """The show while `rate` new hostile patterns a second arrive: frames, and what the
+    receiver made of them."""
+    from performer.loop import FrameStats
+
+    stage.stats = FrameStats(budget=stage.stats.budget)
+    counts0 = dict(stage.osc.dispatcher.counts)
+    recording, probe.record = probe.record, False
+    plan = {"port": stage.osc.address[1], "patterns": list(HOSTILE.values()), "rate": rate}
+    proc = send(HOSTILE_SENDER, {**plan, "seconds": seconds})
+    stage.opts.seconds = seconds
+    summary = stage.run()
+    sender = json.loads(proc.communicate(timeout=60)[0])
+    time.sleep(0.3)
+    probe.record = recording
+    counts = stage.osc.dispatcher.counts
+    out = {
+        k: summary[k]
+        for k in ("fps", "work_p50_ms", "work_p99_ms", "interval_p99_ms", "missed", "frames")
+    }
+    if "interval_max_ms" in summary:
+        out["interval_max_ms"] = summary["interval_max_ms"]
+    out["sent"] = sender["sent"]
+    out.update({k: counts[k] - counts0[k] for k in ("messages", "unknown", "too_complex")})
     return out
 
 
@@ -255,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
             stage.opts.seconds = 4.0  # warm up, tune the engine's threads under load
             stage.run()
             stage.opts.threads = stage.engine.threads
+            results["hostile_patterns"] = hostile_patterns(stage)
+            print("hostile_patterns", json.dumps(results["hostile_patterns"]), flush=True)
             probe.record = True
             s = args.seconds
             phases = {
@@ -267,13 +396,15 @@ def main(argv: list[str] | None = None) -> int:
             for name, plan in phases.items():
                 results[name] = phase(stage, probe, s, plan)
                 print(name, json.dumps(results[name]), flush=True)
+            results["hostile_1000"] = hostile_phase(stage, probe, s, 1000)
+            print("hostile_1000", json.dumps(results["hostile_1000"]), flush=True)
             base = [results["baseline"], results["baseline_again"]]
-            flood = results["flood_5000"]
-            for key in ("work_p50_ms", "work_p99_ms", "interval_p99_ms"):
-                ref = sum(b[key] for b in base) / 2
-                results.setdefault("flood_vs_baseline_pct", {})[key] = round(
-                    100 * (flood[key] - ref) / ref, 1
-                )
+            for row, label in (("flood_5000", "flood"), ("hostile_1000", "hostile")):
+                for key in ("work_p50_ms", "work_p99_ms", "interval_p99_ms"):
+                    ref = sum(b[key] for b in base) / 2
+                    results.setdefault(f"{label}_vs_baseline_pct", {})[key] = round(
+                        100 * (results[row][key] - ref) / ref, 1
+                    )
             results["cue_to_photon"] = cue_to_photon(stage, probe, args.cues)
             results["budget_ms"] = round(1000 / 60, 3)
             results["stage_receive_to_present"] = {
@@ -282,7 +413,8 @@ def main(argv: list[str] | None = None) -> int:
             }
         finally:
             stage.close()
-    print(json.dumps({k: results[k] for k in ("flood_vs_baseline_pct", "cue_to_photon")}, indent=1))
+    keys = ("flood_vs_baseline_pct", "hostile_vs_baseline_pct", "cue_to_photon")
+    print(json.dumps({k: results[k] for k in keys}, indent=1))
     save_results(args.out, "osc.json", results)
     return 0
 

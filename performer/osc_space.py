@@ -1,6 +1,9 @@
 """The stage's OSC address space: the table, OSC 1.0 pattern matching, argument coercion, and
 the show's own addresses mapped onto it. A message in, cues out; never a socket, never a thread.
 
+Patterns are matched in linear time (no regex is built from a sender's text) and bounded:
+length, wildcards, alternatives, steps and fan-out (MAX_*); over a bound is `OscTooComplex`.
+
 Musicians' tools send ints for floats and floats for ints, and Max sends symbols as strings:
 all are accepted. Values are clamped to the documented ranges; what cannot be read is an
 `OscInputError` that names the address and what was expected.
@@ -9,7 +12,6 @@ all are accepted. Values are clamped to the documented ranges; what cannot be re
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -78,7 +80,7 @@ _FIXED = {
 }
 TRIGGERS = {"next", "prev", "beat", "calibrate"}
 SWITCHES = {"face", "blackout", "record"}
-_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
 
 class OscInputError(ValueError):
@@ -93,50 +95,227 @@ class Method:
     spec: ParamSpec | None = None
 
 
-def pattern_regex(pattern: str) -> re.Pattern[str]:
-    """An OSC 1.0 address pattern (`?`, `*`, `[a-z]`, `[!abc]`, `{foo,bar}`) as a regex."""
-    out, i, n = [], 0, len(pattern)
-    while i < n:
-        ch = pattern[i]
-        if ch == "*":
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "[":
-            end = pattern.find("]", i + 1)
-            if end < 0:
-                raise OscInputError(f"{pattern}: '[' without ']'")
-            body = pattern[i + 1 : end]
-            negate = body.startswith("!")
-            body = body[1:] if negate else body
-            if not body or "/" in body:
-                raise OscInputError(f"{pattern}: empty or '/' in a [...] set")
-            parts, j = [], 0
-            while j < len(body):
-                if j + 2 < len(body) and body[j + 1] == "-":
-                    lo, hi = body[j], body[j + 2]
-                    if lo > hi:
-                        raise OscInputError(f"{pattern}: backwards range {lo}-{hi}")
-                    parts.append(f"{re.escape(lo)}-{re.escape(hi)}")
-                    j += 3
-                else:
-                    parts.append(re.escape(body[j]))
-                    j += 1
-            out.append(("[^/" if negate else "[") + "".join(parts) + "]")
-            i = end
-        elif ch == "{":
-            end = pattern.find("}", i + 1)
-            if end < 0:
-                raise OscInputError(f"{pattern}: '{{' without '}}'")
-            words = pattern[i + 1 : end].split(",")
-            out.append("(?:" + "|".join(re.escape(w) for w in words) + ")")
-            i = end
-        elif ch in "]}":
-            raise OscInputError(f"{pattern}: unmatched {ch!r}")
+# ---------------------------------------------------------------------------- address patterns
+#
+# A pattern is matched one `/`-separated segment at a time. Within a segment the matcher keeps
+# the set of positions in the address segment where the pattern read so far can end (a bit
+# mask) and updates it once per pattern token: nothing backtracks, so the work is at most about
+# len(pattern) x len(address) steps; they are counted and capped. No sender's text is ever
+# turned into a regex.
+
+MAX_PATTERN = 256  # characters in a pattern with wildcards (an exact address may be any length)
+MAX_WILDCARDS = 32  # `*` (a run of them counts once), `?`, `[...]` and `{...}` in one pattern
+MAX_ALTERNATIVES = 64  # words in all of one pattern's `{...}` together
+MAX_MATCHES = 256  # methods one pattern may name: more is refused whole, never cut short
+MAX_MATCH_STEPS = 10_000  # matcher steps for one new pattern (≈ 3 ms; legit ones: hundreds)
+MAX_DATAGRAM_STEPS = 40_000  # ... and for all the new patterns of one datagram
+PATTERN_CACHE = 512  # patterns remembered: their methods, or why they were refused
+
+_WORDS, _ONE, _STAR, _SET = range(4)  # token kinds: literal words ({a,b} or plain text), ?, *, []
+
+
+class OscTooComplex(OscInputError):
+    """Input over one of the bounds on the work one datagram may cause (counted as too_complex)."""
+
+
+class MatchWork:
+    """Matcher steps spent against a limit; past it, `OscTooComplex`."""
+
+    def __init__(self, limit: int = MAX_MATCH_STEPS) -> None:
+        self.limit, self.steps = limit, 0
+
+    def spend(self, steps: int, what: str) -> None:
+        self.steps += steps
+        if self.steps > self.limit:
+            raise OscTooComplex(f"{what}: more than {self.limit} matching steps")
+
+
+def clip(text: str, n: int = 48) -> str:
+    """A sender's text cut short for a log line."""
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+class AddressPattern:
+    """An OSC 1.0 address pattern (`?`, `*`, `[a-z]`, `[!abc]`, `{foo,bar}`), parsed once and
+    matched segment by segment in linear time (`*` and `?` never cross a `/`; the words in
+    `{}` are literal). Bad syntax raises `OscInputError`; a pattern over the bounds (or a match
+    over `work`'s limit) raises `OscTooComplex`."""
+
+    def __init__(self, pattern: str, work: MatchWork | None = None) -> None:
+        self.text = pattern
+        self.work = work if work is not None else MatchWork()
+        if len(pattern) > MAX_PATTERN:
+            raise OscTooComplex(_too_long(pattern))
+        self.wildcards = self.alternatives = 0
+        # per segment: the plain text (no wildcard), or its tokens
+        self.segments: list[str | tuple[tuple, ...]] = [
+            self._parse(seg) for seg in pattern.split("/")
+        ]
+        if self.wildcards > MAX_WILDCARDS:
+            raise OscTooComplex(
+                f"{clip(pattern)}: {self.wildcards} wildcards (at most {MAX_WILDCARDS})"
+            )
+        if self.alternatives > MAX_ALTERNATIVES:
+            raise OscTooComplex(
+                f"{clip(pattern)}: {self.alternatives} {{}} alternatives"
+                f" (at most {MAX_ALTERNATIVES})"
+            )
+
+    def _parse(self, seg: str) -> str | tuple[tuple, ...]:
+        if not any(c in seg for c in "*?[]{}"):
+            return seg
+        where = clip(self.text)
+        tokens: list[tuple] = []
+        text: list[str] = []
+        i, n = 0, len(seg)
+        while i < n:
+            ch = seg[i]
+            if ch not in "*?[]{}":
+                text.append(ch)
+                i += 1
+                continue
+            if text:
+                tokens.append((_WORDS, ("".join(text),)))
+                text = []
+            if ch == "*":
+                if not tokens or tokens[-1][0] != _STAR:  # `**` is `*`
+                    tokens.append((_STAR,))
+                    self.wildcards += 1
+            elif ch == "?":
+                tokens.append((_ONE,))
+                self.wildcards += 1
+            elif ch == "[":
+                end = seg.find("]", i + 1)
+                if end < 0:
+                    raise OscInputError(f"{where}: '[' without ']' (or a '/' inside [...])")
+                tokens.append(_char_set(seg[i + 1 : end], where))
+                self.wildcards += 1
+                i = end
+            elif ch == "{":
+                end = seg.find("}", i + 1)
+                if end < 0:
+                    raise OscInputError(f"{where}: '{{' without '}}' (or a '/' inside {{...}})")
+                words = seg[i + 1 : end].split(",")
+                self.alternatives += len(words)
+                if any(words):  # `{}` and `{,}` match the empty string: nothing to do
+                    tokens.append((_WORDS, tuple(dict.fromkeys(words))))  # each word once
+                self.wildcards += 1
+                i = end
+            else:
+                raise OscInputError(f"{where}: unmatched {ch!r}")
+            i += 1
+        if text:
+            tokens.append((_WORDS, ("".join(text),)))
+        return tuple(tokens)
+
+    def segment_matches(self, level: int, text: str) -> bool:
+        """Whether segment `level` of the pattern matches `text` (one address segment)."""
+        seg = self.segments[level]
+        if isinstance(seg, str):
+            self.work.spend(1, self.text)
+            return seg == text
+        hit, steps = _match_segment(seg, text)
+        self.work.spend(steps, clip(self.text))
+        return hit
+
+    def matches(self, address: str) -> bool:
+        """Whether the pattern matches a whole address."""
+        parts = address.split("/")
+        if len(parts) != len(self.segments):
+            return False
+        return all(self.segment_matches(i, part) for i, part in enumerate(parts))
+
+
+def pattern_matches(pattern: str, address: str) -> bool:
+    """Whether an OSC 1.0 address pattern matches an address (see `AddressPattern`)."""
+    return AddressPattern(pattern).matches(address)
+
+
+def _too_long(pattern: str) -> str:
+    return f"{clip(pattern)}: a pattern of {len(pattern)} characters (at most {MAX_PATTERN})"
+
+
+def _char_set(body: str, where: str) -> tuple:
+    negate = body.startswith("!")
+    body = body[1:] if negate else body
+    if not body:
+        raise OscInputError(f"{where}: an empty [...] set")
+    chars: set[str] = set()
+    ranges: list[tuple[str, str]] = []
+    j = 0
+    while j < len(body):
+        if j + 2 < len(body) and body[j + 1] == "-":
+            lo, hi = body[j], body[j + 2]
+            if lo > hi:
+                raise OscInputError(f"{where}: backwards range {lo}-{hi}")
+            ranges.append((lo, hi))
+            j += 3
         else:
-            out.append(re.escape(ch))
-        i += 1
-    return re.compile("".join(out) + r"\Z")
+            chars.add(body[j])
+            j += 1
+    # a byte table for latin-1 text: b"1" where the set matches, else b"0" (one C call a text)
+    table = bytearray(b"0" * 256)
+    for c in chars:
+        if ord(c) < 256:
+            table[ord(c)] = 49
+    for lo, hi in ranges:
+        a, b = ord(lo), min(ord(hi), 255)
+        if a <= b:
+            table[a : b + 1] = b"1" * (b + 1 - a)
+    if negate:
+        table = table.translate(bytes.maketrans(b"01", b"10"))
+    return (_SET, negate, frozenset(chars), tuple(ranges), bytes(table))
+
+
+def _set_mask(token: tuple, text: str) -> int:
+    """Bit p set where text[p] is in a `[...]` set: one translate for latin-1 text."""
+    _, negate, chars, ranges, table = token
+    if not text:
+        return 0
+    try:
+        return int(text.encode("latin-1").translate(table)[::-1], 2)
+    except UnicodeEncodeError:
+        bits = [(c in chars or any(lo <= c <= hi for lo, hi in ranges)) != negate for c in text]
+        return sum(1 << p for p, hit in enumerate(bits) if hit)
+
+
+def _match_segment(tokens: tuple[tuple, ...], text: str) -> tuple[bool, int]:
+    """(match?, steps) for one segment's tokens against one address segment. `reach` has bit p
+    set when the tokens so far can end at position p of `text`; each token maps it to the next
+    in at most about len(text) steps."""
+    n = len(text)
+    full = (2 << n) - 1  # positions 0..n
+    reach, steps = 1, 0
+    for token in tokens:
+        kind = token[0]
+        steps += 1
+        if kind == _STAR:  # every position from the first reachable one on
+            reach = full & -(reach & -reach)
+        elif kind == _ONE:
+            reach = (reach << 1) & full
+        elif kind == _WORDS:
+            after = 0
+            single = not reach & (reach - 1)
+            for word in token[1]:
+                steps += 1
+                if single:  # the usual case: one position to try each word at
+                    if text.startswith(word, reach.bit_length() - 1):
+                        after |= reach << len(word)
+                elif not word:
+                    after |= reach
+                else:
+                    i = text.find(word)
+                    while i >= 0:
+                        steps += 1
+                        if reach >> i & 1:
+                            after |= 1 << (i + len(word))
+                        i = text.find(word, i + 1)
+            reach = after
+        else:
+            reach = (reach & _set_mask(token, text)) << 1
+        if not reach:
+            return False, steps
+    return bool(reach >> n & 1), steps
 
 
 # ---------------------------------------------------------------------------- argument coercion
@@ -152,7 +331,9 @@ def number(value: object, what: str) -> float:
         try:
             x = float(value.strip())
         except ValueError:
-            raise OscInputError(f"{what}: expected a number, got the string {value!r}") from None
+            raise OscInputError(
+                f"{what}: expected a number, got the string {clip(value)!r}"
+            ) from None
     else:
         raise OscInputError(f"{what}: expected a number, got {_kind(value)}")
     if not math.isfinite(x):
@@ -181,6 +362,12 @@ def fired(args: Sequence[object]) -> bool:
     if isinstance(first, (bool, int, float)):
         return bool(first) and not (isinstance(first, float) and math.isnan(first))
     return True
+
+
+def _numeric(text: str) -> bool:
+    """Whether a string reads as a (possibly negative) number: digits and dots, no regex."""
+    body = text.strip().removeprefix("-")
+    return bool(body) and not body.strip("0123456789.")
 
 
 def _kind(value: object) -> str:
@@ -223,7 +410,7 @@ class AddressSpace:
             address = f"/stage/param/{name}"
             self.methods[address] = Method(address, "param", name, spec)
         for name in directions:
-            if _NAME.match(name):
+            if name and _NAME_CHARS.issuperset(name):
                 address = f"/stage/latent/{name}"
                 self.methods[address] = Method(address, "offset", name)
         self.problems: list[str] = []
@@ -234,7 +421,15 @@ class AddressSpace:
             if resolved is not None:
                 self.methods[m.address] = Method(m.address, "map", str(len(self.maps)))
                 self.maps.append(resolved)
-        self._patterns: dict[str, list[Method]] = {}
+        # what wildcards can name (not the show's own addresses), by segment count
+        self._by_depth: dict[int, list[tuple[list[str], Method]]] = {}
+        for a, m in self.methods.items():
+            if m.kind != "map":
+                parts = a.split("/")
+                self._by_depth.setdefault(len(parts), []).append((parts, m))
+        self._patterns: dict[str, list[Method] | tuple[type, str]] = {}
+        self.steps = 0  # matcher steps spent on new patterns, all told (tests, benchmarks)
+        self.last_steps = 0  # ... on the latest one
 
     def _resolve_map(self, i: int, m: OscMapping) -> tuple[OscMapping, Method, tuple] | None:
         where = f"osc.map[{i}] ({m.address})"
@@ -256,33 +451,79 @@ class AddressSpace:
         }.get(target.kind, (0.0, 1.0))
         return (m, target, m.to or default)
 
-    def match(self, pattern: str) -> list[Method]:
-        """The methods an address pattern names (exact addresses first, then OSC wildcards)."""
+    def match(self, pattern: str, budget: MatchWork | None = None) -> list[Method]:
+        """The methods an address pattern names (exact addresses first, then OSC wildcards).
+
+        A new pattern is matched once and remembered (methods or refusal, PATTERN_CACHE of
+        them); its steps are charged to `budget` (one datagram's), and a spent budget refuses
+        further new patterns. Raises OscInputError (bad syntax) or OscTooComplex."""
         exact = self.methods.get(pattern)
         if exact is not None:
             return [exact]
         if not any(c in pattern for c in "*?[{"):
             return []
+        if len(pattern) > MAX_PATTERN:  # refused at once, and not remembered (memory)
+            raise OscTooComplex(_too_long(pattern))
         found = self._patterns.get(pattern)
         if found is None:
-            regex = pattern_regex(pattern)
-            found = [m for a, m in self.methods.items() if m.kind != "map" and regex.match(a)]
-            if len(self._patterns) > 512:
+            if budget is not None and budget.steps >= budget.limit:
+                raise OscTooComplex(
+                    f"{clip(pattern)}: this datagram's {budget.limit} matching steps are spent"
+                )
+            work = MatchWork()
+            try:
+                found = self._select(AddressPattern(pattern, work))
+            except OscInputError as e:
+                found = (type(e), str(e))
+            self.steps += work.steps
+            self.last_steps = work.steps
+            if budget is not None:
+                budget.steps += work.steps
+            if len(self._patterns) >= PATTERN_CACHE:
                 self._patterns.clear()
             self._patterns[pattern] = found
+        if isinstance(found, tuple):
+            raise found[0](found[1])
         return found
 
-    def handle(self, address: str, args: Sequence[object]) -> tuple[list[Cue], int]:
+    def _select(self, glob: AddressPattern) -> list[Method]:
+        """The methods a pattern names, filtered one segment level at a time; each distinct
+        segment text at a level is matched once."""
+        survivors = self._by_depth.get(len(glob.segments), [])
+        for level in range(len(glob.segments)):
+            seen: dict[str, bool] = {}
+            kept = []
+            for parts, method in survivors:
+                text = parts[level]
+                hit = seen.get(text)
+                if hit is None:
+                    hit = seen[text] = glob.segment_matches(level, text)
+                if hit:
+                    kept.append((parts, method))
+            glob.work.spend(len(survivors), clip(glob.text))
+            survivors = kept
+            if not survivors:
+                return []
+        if len(survivors) > MAX_MATCHES:
+            raise OscTooComplex(
+                f"{clip(glob.text)}: names {len(survivors)} addresses (at most {MAX_MATCHES})"
+            )
+        return [m for _, m in survivors]
+
+    def handle(
+        self, address: str, args: Sequence[object], budget: MatchWork | None = None
+    ) -> tuple[list[Cue], int]:
         """Cues for one message, and how many of its values were clamped. Unknown address: []."""
         cues: list[Cue] = []
         clamped = 0
         errors: list[OscInputError] = []
-        for method in self.match(address):
+        arglist = list(args)
+        for method in self.match(address, budget):
             try:
                 if method.kind == "map":
                     more, c = self._mapped(int(method.key), args)
                 else:
-                    more, c = self._call(method, list(args))
+                    more, c = self._call(method, arglist)
             except OscInputError as e:  # a wildcard may name methods that take other arguments
                 errors.append(e)
                 continue
@@ -339,8 +580,10 @@ class AddressSpace:
         names = self.scenes()
         if isinstance(ref, str) and ref in names:
             return ref
-        if isinstance(ref, str) and not re.fullmatch(r"\s*-?[0-9.]+\s*", ref):
-            raise OscInputError(f"{where}: no scene named {ref!r}; scenes are: {', '.join(names)}")
+        if isinstance(ref, str) and not _numeric(ref):
+            raise OscInputError(
+                f"{where}: no scene named {clip(ref)!r}; scenes are: {', '.join(names)}"
+            )
         index = round(number(ref, where))
         if not 0 <= index < len(names):
             raise OscInputError(f"{where}: no scene {index}; scenes are 0..{len(names) - 1}")
@@ -350,7 +593,7 @@ class AddressSpace:
         fade = fade_of(value)
         if fade is None:
             raise OscInputError(
-                f"{where}: expected a fade in seconds or beats ('8b'), got {value!r}"
+                f"{where}: expected a fade in seconds or beats ('8b'), got {clip(repr(value))}"
             )
         return fade
 
@@ -361,7 +604,7 @@ class AddressSpace:
             if (
                 not args
                 or not isinstance(args[0], (int, float, bool, str))
-                or (isinstance(args[0], str) and not re.fullmatch(r"\s*-?[0-9.]+\s*", args[0]))
+                or (isinstance(args[0], str) and not _numeric(args[0]))
             ):
                 return self._call(target, list(m.args)) if fired(args) else ([], 0)
             if self._edge(i, self._unit(m, args[0])):

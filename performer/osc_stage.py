@@ -2,6 +2,8 @@
 
 `Stage` calls `drain()` right before it steps the latent (so a cue shows in the very next
 frame) and `presented()` after each frame; this module keeps that to a few lines there.
+`health()` says how OSC in is doing: failed (not listening, or its thread dead), degraded
+(input dropped or senders rate-limited in the last HEALTH_WINDOW seconds) or ok.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from typing import Any
 
 from performer.control import Controller, Cue
 from performer.feedback import Feedback
+from performer.health import DEGRADED, FAILED, OK, PartHealth
 from performer.osc_space import AddressSpace
 from performer.shaders import ParamSpec
 from performer.show import Show
-from performer.sources.osc import Dispatcher, Inbox, OscReceiver
+from performer.sources.osc import DROPPED, RESTART_LIMIT, Dispatcher, Inbox, OscReceiver
 
 log = logging.getLogger("stage.osc")
+
+HEALTH_WINDOW = 5.0  # seconds: drops this recent make OSC "degraded"
 
 
 class OscLink:
@@ -47,14 +52,18 @@ class OscLink:
         for problem in self.space.problems:
             log.error("OSC: %s (mapping skipped)", problem)
         self.inbox = Inbox()
-        self.dispatcher = Dispatcher(self.space, self.inbox, spec.max_packet)
+        self.dispatcher = Dispatcher(
+            self.space, self.inbox, spec.max_packet, rate=spec.rate, burst=spec.burst
+        )
         self.receiver: OscReceiver | None = None
+        self.error = ""  # why it is not listening
         try:
             self.receiver = OscReceiver(
                 self.dispatcher, spec.host, spec.port, spec.allow, spec.network
             )
             log.info("OSC: listening on %s:%d", *self.receiver.address)
         except OSError as e:
+            self.error = str(e.strerror or e)
             log.error(
                 "OSC: cannot listen on %s:%d (%s); the show goes on without OSC in",
                 spec.host,
@@ -69,14 +78,24 @@ class OscLink:
         self._pending: list[float] = []
         self.latency: deque[float] = deque(maxlen=20000)  # receive → presented, seconds
         self._presents: deque[float] = deque(maxlen=61)
+        # drops as health reports see them: (when seen, counter), and who sent them, when seen
+        self._drops_seen = dict.fromkeys(DROPPED, 0)  # counters at the last report
+        self._drops: deque[tuple[float, str]] = deque()
+        self._offenders: dict[str, float] = {}
+        self._limited: dict[str, float] = {}
+        self._reported = -float("inf")  # when the last report was made
 
     @property
     def address(self) -> tuple[str, int] | None:
         return self.receiver.address if self.receiver else None
 
     def drain(self, now: float | None = None) -> list[Cue]:
-        """The cues due now (perf_counter clock), latest value per continuous target."""
-        items, coalesced = self.inbox.drain(time.perf_counter() if now is None else now)
+        """The cues due now (perf_counter clock), latest value per continuous target. Also
+        restarts a dead receiver thread (after its back-off)."""
+        now = time.perf_counter() if now is None else now
+        if self.receiver is not None and not self.receiver.alive:
+            self.receiver.revive(now)
+        items, coalesced = self.inbox.drain(now)
         self.dispatcher.counts["coalesced"] += coalesced
         self._pending += [received for _, received in items]
         return [cue for cue, _ in items]
@@ -118,11 +137,7 @@ class OscLink:
         d = self.dispatcher
         where = f"{self.address[0]}:{self.address[1]}" if self.address else "OFF (port in use?)"
         counts = d.counts
-        drops = ", ".join(
-            f"{k} {counts[k]}"
-            for k in ("malformed", "unknown", "bad_args", "denied", "oversize", "overflow")
-            if counts[k]
-        )
+        drops = ", ".join(f"{k} {counts[k]}" for k in DROPPED if counts[k])
         lines = [
             f"osc {where}  {counts['messages']} msgs  dropped {d.dropped()}"
             + (f" ({drops})" if drops else "")
@@ -135,6 +150,64 @@ class OscLink:
     def stats(self) -> dict[str, Any]:
         return {**self.dispatcher.counts, "pending": self.inbox.pending}
 
+    def health(self, now: float | None = None) -> PartHealth:
+        """failed: not listening (port in use?) or the receiver thread is dead; degraded: input
+        dropped, or senders over osc.rate, in the last HEALTH_WINDOW seconds (the counters and
+        senders named); else ok. Figures: the counters, restarts, pending cues."""
+        now = time.perf_counter() if now is None else now
+        d, r = self.dispatcher, self.receiver
+        counts = d.counts
+        for kind in DROPPED:  # what grew since the last report, and who: noted as of now
+            if kind == "unknown":  # addresses the show does not answer: HUD, not health
+                continue
+            if counts[kind] > self._drops_seen[kind]:
+                self._drops.append((now, kind))
+                self._drops_seen[kind] = counts[kind]
+        for sender, t in list(d.offenders.items()):  # (a copy: the receiver thread writes it)
+            if t >= self._reported:
+                self._offenders[sender] = now
+        for sender in d.limiter.senders(self._reported):
+            self._limited[sender] = now
+        self._reported = now
+        since = now - HEALTH_WINDOW
+        while self._drops and self._drops[0][0] < since:
+            self._drops.popleft()
+        for seen in (self._offenders, self._limited):
+            for sender in [s for s, t in seen.items() if t < since]:
+                del seen[sender]
+        limited = list(self._limited)
+        figures = {
+            **counts,  # datagrams, messages, cues, coalesced, each kind of drop ...
+            "dropped": d.dropped(),
+            "limited_senders": len(limited),
+            "pending": self.inbox.pending,
+            "restarts": r.restarts if r else 0,
+        }
+        if r is None:
+            where = f"{self.spec.host}:{self.spec.port}"
+            return PartHealth(FAILED, f"not listening on {where} ({self.error})", figures)
+        if not r.alive:
+            then = (
+                f"gave up after {r.restarts} restarts"
+                if r.restarts >= RESTART_LIMIT
+                else "restarting"
+            )
+            return PartHealth(
+                FAILED, f"receiver thread died ({r.death or 'stopped'}); {then}", figures
+            )
+        if not self._drops:
+            return PartHealth(OK, "", figures)
+        # the detail names what and who, not how many (those are figures): it changes, and is
+        # logged, when the kind of trouble changes, not with every dropped datagram
+        kinds = [k for k in DROPPED if any(kind == k for _, kind in self._drops)]
+        parts = [", ".join(kinds)]
+        if self._offenders:
+            parts.append("from " + _names(list(self._offenders)))
+        if limited:
+            parts.append("over osc.rate: " + _names(limited))
+        detail = f"dropped in the last {HEALTH_WINDOW:g} s: " + "; ".join(parts)
+        return PartHealth(DEGRADED, detail, figures)
+
     def close(self) -> None:
         """Stop the receiver, close the feedback socket; safe to call twice."""
         if self.receiver is not None:
@@ -143,9 +216,17 @@ class OscLink:
             self.feedback.close()
 
 
+def _names(senders: list[str], most: int = 4) -> str:
+    """Senders in a stable order (the health detail changes only when the set does)."""
+    ordered = sorted(senders)
+    return ", ".join(ordered[:most]) + (", …" if len(ordered) > most else "")
+
+
 def _short(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"
+    if isinstance(value, list):  # never repr a sender's nesting
+        return f"[{len(value)} values]"
     text = repr(value) if isinstance(value, (str, bytes)) else str(value)
     return text if len(text) <= 24 else text[:21] + "…"
 

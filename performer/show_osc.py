@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from typing import Any
 from performer.automation import parse_beats
 
 CURVES = ("linear", "quadratic", "sqrt", "smooth", "exponential")
+MAX_FADE_TEXT = 32  # a fade sent as text ("8b", "4 beats", "2.5s"); longer is not read at all
 _PATTERN_CHARS = set("*?[]{}, #")
 
 
@@ -43,6 +43,8 @@ class OscSpec:
     network: bool = False  # must be true to listen on a non-loopback address
     allow: tuple[str, ...] = ()  # sender addresses let in; empty: anyone who reaches the port
     max_packet: int = 8192  # bytes; larger datagrams are dropped
+    rate: float = 10_000.0  # datagrams a second per sender (token bucket); 0: no limit
+    burst: int = 2_000  # datagrams a sender may send at once before `rate` applies
     feedback: bool = True
     feedback_host: str = "127.0.0.1"
     feedback_port: int = 9001
@@ -131,6 +133,8 @@ def read_osc(r: Any, data: Any) -> OscSpec:
         network=network,
         allow=tuple(allow),
         max_packet=r.get(osc, p, "max_packet", "int", d.max_packet, lo=64, hi=65507),
+        rate=r.get(osc, p, "rate", "number", d.rate, lo=0, hi=100_000),
+        burst=r.get(osc, p, "burst", "int", d.burst, lo=1, hi=100_000),
         feedback=r.get(osc, p, "feedback", "bool", d.feedback),
         feedback_host=r.get(osc, p, "feedback_host", "string", d.feedback_host),
         feedback_port=r.get(osc, p, "feedback_port", "int", d.feedback_port, lo=1, hi=65535),
@@ -216,11 +220,18 @@ def fade_of(value: Any) -> float | str | None:
         return None
     if isinstance(value, (int, float)) and math.isfinite(value):
         return min(max(float(value), 0.0), 3600.0)
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value) <= MAX_FADE_TEXT:
         beats = parse_beats(value)
         if beats is not None:
             return f"{min(beats, 1024.0):g}b"
         text = value.strip().lower().removesuffix("s").strip()
-        if re.fullmatch(r"[0-9]*\.?[0-9]+", text):
+        if _decimal(text):
             return min(float(text), 3600.0)
     return None
+
+
+def _decimal(text: str) -> bool:
+    """`[0-9]*\\.?[0-9]+` without a regex: digits, at most one dot, a digit last."""
+    return (
+        bool(text) and text[-1].isdigit() and text.count(".") <= 1 and not text.strip("0123456789.")
+    )

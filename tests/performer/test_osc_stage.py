@@ -1,13 +1,16 @@
 """The stage played over OSC: real UDP from a separate process into a headless run; what it
-records, what it sends back, and a fuzzer that must not stop it."""
+records, what it sends back, a fuzzer and hostile patterns that must not stop it; OSC's health."""
 
 from __future__ import annotations
 
 import json
+import random
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -22,8 +25,10 @@ from models.seed import calibrate
 from performer.control import Cue
 from performer.loop import RunOptions, Stage
 from performer.osc_space import ADDRESS_TABLE
+from performer.osc_stage import HEALTH_WINDOW, OscLink
 from performer.record import read_events
 from performer.show import load_show
+from performer.sources.osc import RESTART_BACKOFF
 
 TINY = DCGANConfig(z_dim=16, widths=(32, 16, 8))  # 32 px
 
@@ -283,9 +288,127 @@ def test_a_busy_port_leaves_the_show_running_without_osc(tmp_path, caplog):
         )
         try:
             assert stage.osc.receiver is None
+            health = stage.osc.health()
+            assert health.state == "failed" and "not listening on 127.0.0.1:" in health.detail
             stage.opts.frames = 3
             assert stage.run()["frames"] == 3
             assert any("OFF" in line for line in stage.hud(9.0))
         finally:
             stage.close()
     assert "cannot listen on 127.0.0.1" in caplog.text
+
+
+def test_hostile_patterns_over_udp_do_not_freeze_the_show(tmp_path):
+    stage = Stage(load_show(tiny_show(tmp_path, "feedback = false")), RunOptions(headless=True))
+    try:
+        rng = random.Random(3)
+
+        def hostile() -> bytes:  # a new one each time: nothing is answered from the cache
+            tail = "".join(rng.choice("abcxyz") for _ in range(4))
+            return rng.choice(
+                [
+                    msg("/stage/param/" + "*" * 20 + "z" + tail, 0.0),  # the one that froze it
+                    msg("/stage/param/" + "*" * 24 + tail, 0.0),
+                    msg(f"/stage/{'*' * 30}{tail}/{'*' * 30}", 0.0),
+                    msg("/stage/param/" + "*a" * 14 + tail, 0.0),
+                    msg("/stage/param/" + "*?" * 16 + tail, 0.0),
+                    msg("/stage/param/{" + ",".join(["a*"] * 40) + "}" + tail, 0.0),
+                    msg("/stage/" + "*p" * 30 + "/" + "*r" * 30 + tail, 0.0),  # refused
+                ]
+            )
+
+        steps = [
+            {"at": 0.2 + 0.02 * k, "hex": [hostile().hex() for _ in range(10)]} for k in range(60)
+        ]
+        steps.append({"at": 1.6, "hex": [msg("/stage/scene", "rest", 0).hex()]})
+        presents: list[float] = []
+        present = stage.display.present
+
+        def timed_present():
+            present()
+            presents.append(time.perf_counter())
+
+        stage.display.present = timed_present
+        sender = send_from_another_process(tmp_path, stage.osc.address[1], {"steps": steps})
+        stage.opts.seconds = 2.2
+        summary = stage.run()
+        assert sender.wait(timeout=10) == 0
+        assert summary["frames"] >= 40  # it kept presenting (a freeze is seconds to forever)
+        assert max(b - a for a, b in zip(presents, presents[1:], strict=False)) < 1.0
+        counts = stage.osc.stats()
+        assert counts["messages"] >= 590 and counts["too_complex"] > 0 and counts["unknown"] > 0
+        assert stage.controller.scene.name == "rest"  # the valid cue after them
+        assert stage.osc.receiver.alive
+    finally:
+        stage.close()
+
+
+def open_link(tmp_path: Path, osc: str = "") -> OscLink:
+    """An OscLink on its own: a show, and just enough of a controller for the address space."""
+    show = load_show(tiny_show(tmp_path, "feedback = false\n" + osc))
+    return OscLink(show, SimpleNamespace(show=show), {}, ["1"])
+
+
+def test_health_is_degraded_by_recent_drops_naming_counters_and_senders(tmp_path):
+    link = open_link(tmp_path, "rate = 100\nburst = 5")
+    try:
+        assert link.health(now=0.0).state == "ok"
+        d = link.dispatcher
+        d.feed(msg("/stage/nothing", 1), "10.0.0.7", now=1.0)
+        d.feed(msg("/stage/param/" + "*a" * 40, 1), "10.0.0.7", now=1.0)
+        for _ in range(20):
+            d.feed(msg("/stage/beat"), "10.0.0.9", now=1.0)
+        h = link.health(now=1.0)
+        assert h.state == "degraded"
+        assert h.detail.startswith(f"dropped in the last {HEALTH_WINDOW:g} s: ")
+        assert "too_complex, rate_limited;" in h.detail  # the numbers: in figures
+        assert "unknown" not in h.detail  # addresses the show does not answer: HUD only
+        assert "from 10.0.0.7, 10.0.0.9;" in h.detail and "over osc.rate: 10.0.0.9" in h.detail
+        assert h.figures["rate_limited"] == 15 and h.figures["limited_senders"] == 1
+        assert h.figures["cues"] == 5 and h.figures["dropped"] == 17
+        assert h.figures["unknown"] == 1 and h.figures["too_complex"] == 1
+        later = link.health(now=1.0 + HEALTH_WINDOW + 0.1)  # quiet since: well again
+        assert later.state == "ok" and later.figures["dropped"] == 17
+        d.feed(msg("/stage/nothing", 1), "10.0.0.8", now=6.5)  # only unknown: still well
+        assert link.health(now=6.5).state == "ok"
+        d.feed(msg("/stage/cue/next", [[[[1.0]]]]), now=7.0)  # nested arrays: a trigger fires
+        assert "/stage/cue/next [1 values]" in "\n".join(link.hud_lines(now=7.0))
+    finally:
+        link.close()
+
+
+class Boom(BaseException):
+    """What no `except Exception` catches: it kills the receiver thread."""
+
+
+def test_health_fails_while_the_receiver_is_dead_and_counts_its_restarts(tmp_path):
+    link = open_link(tmp_path)
+    d, r = link.dispatcher, link.receiver
+    feed = d.feed
+
+    def fatal(dgram, sender="127.0.0.1", now=None):
+        raise Boom("a bug")
+
+    try:
+        d.feed = fatal
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(msg("/stage/beat"), link.address)
+            deadline = time.monotonic() + 2
+            while r.alive and time.monotonic() < deadline:
+                time.sleep(0.01)
+            h = link.health()
+            assert h.state == "failed"
+            assert h.detail == "receiver thread died (Boom: a bug); restarting"
+            d.feed = feed
+            now = time.perf_counter()
+            assert link.drain(now) == [] and not r.alive  # the back-off first
+            link.drain(now + RESTART_BACKOFF)  # drain() revives it, once a frame
+            assert r.alive
+            h = link.health()
+            assert h.state == "ok" and h.figures["restarts"] == 1
+            s.sendto(msg("/stage/beat"), link.address)
+            while d.counts["cues"] < 1 and time.monotonic() < deadline + 2:
+                time.sleep(0.01)
+            assert [c.action for c in link.drain()] == ["beat"]
+    finally:
+        link.close()

@@ -33,6 +33,17 @@ def test_defaults_listen_on_loopback_and_feed_back_to_9001(tmp_path):
     assert (spec.feedback_host, spec.feedback_port, spec.allow) == ("127.0.0.1", 9001, ())
 
 
+def test_the_rate_limit_defaults_allow_thousands_a_second_and_can_be_set(tmp_path):
+    spec = show_with(tmp_path, "").osc
+    assert (spec.rate, spec.burst) == (10_000.0, 2_000)
+    spec = show_with(tmp_path, "[osc]\nrate = 500\nburst = 50\n").osc
+    assert (spec.rate, spec.burst) == (500.0, 50)
+    assert show_with(tmp_path, "[osc]\nrate = 0\n").osc.rate == 0.0  # no limit
+    text = problems(tmp_path, "[osc]\nrate = -1\nburst = 0\n")
+    assert "osc.rate (line 7): expected number in [0, 100000], got integer -1" in text
+    assert "osc.burst (line 8): expected int in [1, 100000], got integer 0" in text
+
+
 def test_listening_beyond_this_machine_is_an_explicit_choice(tmp_path):
     text = problems(tmp_path, '[osc]\nhost = "0.0.0.0"\n')
     assert "osc.host (line 7): 0.0.0.0 listens beyond this machine" in text
@@ -133,6 +144,10 @@ def test_stage_check_reports_mappings_to_nothing(tmp_path, capsys):
         ("soon", None),
         (True, None),
         (float("nan"), None),
+        ("1" * 8000 + "x", None),  # read in no time (a regex on it took a second)
+        ("1.2.3", None),
+        (".5", 0.5),
+        ("5.", None),
     ],
 )
 def test_fade_arguments(value, fade):

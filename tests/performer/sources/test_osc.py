@@ -13,10 +13,22 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.parsing import osc_types
 
 from performer.control import Cue
-from performer.osc_space import ADDRESS_TABLE, AddressSpace, pattern_regex
+from performer.osc_space import ADDRESS_TABLE, AddressSpace, pattern_matches
 from performer.shaders import ParamSpec
 from performer.show_osc import OscMapping
-from performer.sources.osc import Dispatcher, Inbox, OscReceiver, RateLimitedLog
+from performer.sources import osc
+from performer.sources.osc import (
+    MAX_ARRAY_DEPTH,
+    MAX_BUNDLE_DEPTH,
+    MAX_BUNDLE_ELEMENTS,
+    MAX_DATAGRAM_CUES,
+    MAX_TYPE_TAGS,
+    Dispatcher,
+    Inbox,
+    OscReceiver,
+    RateLimitedLog,
+    RateLimiter,
+)
 
 SCENES = ["wander", "rest", "still water"]
 PARAMS = {
@@ -150,7 +162,7 @@ def test_values_are_clamped_and_counted():
     ],
 )
 def test_pattern_matching(pattern, address, hit):
-    assert bool(pattern_regex(pattern).match(address)) is hit
+    assert pattern_matches(pattern, address) is hit
 
 
 def test_a_wildcard_fans_out_to_every_match():
@@ -220,6 +232,97 @@ def test_a_flood_of_bad_messages_logs_once_a_second(caplog):
     assert "more warnings held back" in caplog.text
 
 
+# --- bounds on the work one datagram may cause -------------------------------------------------
+
+
+def test_the_pattern_that_froze_the_show_is_answered():
+    d, inbox = make()
+    hostile = msg("/stage/param/" + "*" * 20 + "z", 1.0)  # 40 bytes; exponential for a regex
+    for _ in range(100):
+        d.feed(hostile)
+    assert d.counts["unknown"] == 100 and d.space.steps < 2000  # matched once, then remembered
+    d.feed(msg("/stage/param/" + "*a" * 40, 1.0))  # 40 wildcards: refused
+    d.feed(msg("/stage/" + "*" * 30 + "/" + "*" * 30, 1.0))  # '**' is '*': /stage/*/*
+    assert d.counts["too_complex"] == 1
+    actions = {c.action for c, _ in inbox.drain(time.perf_counter() + 1)[0]}
+    assert actions == {"next", "prev", "cue", "calibrate", "param", "offset"}
+
+
+def test_messages_over_a_bound_are_refused_as_too_complex(caplog):
+    d, inbox = make(max_packet=65507)
+    many = msg("/stage/z", *([0.5] * (MAX_TYPE_TAGS + 1)))
+    deep = msg("/stage/cue/next", [[[[[1.0]]]]])  # arrays nested 5 deep
+    assert MAX_ARRAY_DEPTH == 4
+    beat = msg("/stage/beat")
+    wide = bundle(0, *([beat] * (MAX_BUNDLE_ELEMENTS + 1)))
+    nested = beat
+    for _ in range(MAX_BUNDLE_DEPTH + 2):
+        nested = bundle(0, nested)
+    with caplog.at_level(logging.WARNING, "stage.osc"):
+        for i, dgram in enumerate((many, deep, wide, nested)):
+            d.feed(dgram, f"10.0.0.{i}")  # one log line per sender and kind a second
+    assert d.counts["too_complex"] == 4 and d.dropped() == 4
+    assert inbox.drain(time.perf_counter() + 1)[0] == []  # not one beat of the wide bundle
+    assert "arguments (at most" in caplog.text and "arrays nested 5 deep" in caplog.text
+    assert f"more than {MAX_BUNDLE_ELEMENTS} elements" in caplog.text
+    assert f"nested more than {MAX_BUNDLE_DEPTH} deep" in caplog.text
+
+
+def test_a_wildcard_fan_out_is_capped_per_datagram():
+    d, inbox = make()
+    fan = msg("/stage/param/*", 0.5)  # 3 shader + 4 engine parameters
+    d.feed(bundle(0, *([fan] * 200)))  # 1400 cues asked for
+    assert MAX_DATAGRAM_CUES <= d.counts["cues"] < MAX_DATAGRAM_CUES + 7
+    assert d.counts["too_complex"] == 200 - d.counts["cues"] // 7
+
+
+def test_what_max_and_live_send_is_never_refused():
+    d, inbox = make(max_packet=65507)
+    sends = [
+        msg("/stage/z", *([0.25] * 512)),  # a whole latent
+        msg("/stage/z", [0.25] * 512),  # ... as one array
+        bundle(0, *(msg("/stage/latent/1", i / 64) for i in range(64))),  # a bundle of 64
+        bundle(time.time() + 1, bundle(time.time() + 2, msg("/stage/beat"))),
+        msg("/stage/param/grade.*", 1.5, "4b"),
+        msg("/stage/cue/{next,prev}"),
+        msg("/stage/latent/[1-3]", 0.5),
+        msg("/stage/scene", 1, "8 beats"),
+    ]
+    for dgram in sends:
+        d.feed(dgram)
+    assert d.dropped() == 0, d.counts
+    assert d.counts["messages"] == 2 + 64 + 1 + 4
+
+
+# --- the per-sender rate limit ------------------------------------------------------------------
+
+
+def test_each_sender_is_held_to_its_rate():
+    d, inbox = make(rate=100, burst=10)
+    beat = msg("/stage/beat")
+    for _ in range(15):
+        d.feed(beat, "10.0.0.1", now=0.0)
+    d.feed(beat, "10.0.0.2", now=0.0)  # another sender: its own bucket
+    assert d.counts["rate_limited"] == 5 and d.counts["cues"] == 11
+    for i in range(50):  # 1 s at 50 a second: all through
+        d.feed(beat, "10.0.0.1", now=0.02 * (i + 1))
+    assert d.counts["rate_limited"] == 5
+    assert d.limiter.senders(since=0.0) == ["10.0.0.1"]
+    assert d.limiter.senders(since=0.5) == []
+    assert d.offenders == {"10.0.0.1": 0.0}
+
+
+def test_a_rate_of_zero_is_no_limit_and_buckets_are_bounded():
+    d, _ = make()  # a bare Dispatcher: no limit (the show's default is in OscSpec)
+    for _ in range(5000):
+        d.feed(msg("/stage/beat"), now=0.0)
+    assert d.counts["rate_limited"] == 0
+    limiter = RateLimiter(rate=10, burst=2, max_senders=50)
+    for i in range(1000):  # a spoofed flood of senders
+        limiter.allow(f"10.0.{i // 250}.{i % 250}", now=i * 0.001)
+    assert len(limiter._buckets) <= 50
+
+
 # --- the inbox: bundles, timetags, coalescing ---------------------------------------------------
 
 
@@ -246,6 +349,22 @@ def test_nested_bundles_and_far_future_timetags():
     assert d.counts["too_far"] == 1
     assert inbox.drain(10.4)[0] == []
     assert [c.action for c, _ in inbox.drain(10.5)[0]] == ["prev"]
+
+
+def test_a_nested_bundle_timetagged_before_its_parent_is_refused_whole(caplog):
+    d, inbox = make()
+    d.wall = lambda: 1000.0
+    early = bundle(1000.5, msg("/stage/cue/prev"))
+    with caplog.at_level(logging.WARNING, "stage.osc"):
+        d.feed(bundle(1001.0, msg("/stage/beat"), early), now=10.0)
+    assert d.counts["malformed"] == 1 and d.counts["messages"] == 0  # not even the beat
+    assert "before the bundle around it" in caplog.text
+    d.feed(bundle(1001.0, bundle(1001.0, msg("/stage/beat")), bundle(0, msg("/stage/cue/next"))))
+    d.feed(bundle(0, bundle(1000.2, msg("/stage/cue/prev"))))  # "immediately", then a time
+    beat = msg("/stage/beat")
+    zero = b"#bundle\x00" + b"\x00" * 8 + struct.pack(">i", len(beat)) + beat  # a sloppy 0
+    d.feed(bundle(1001.0, zero))  # taken as "immediately": its parent's time
+    assert d.counts["malformed"] == 1 and d.counts["scheduled"] == 4
 
 
 def test_continuous_values_coalesce_within_a_frame_but_order_holds():
@@ -338,6 +457,48 @@ def test_senders_outside_the_allow_list_are_ignored():
     assert d.counts["denied"] == 1  # from 127.0.0.1
     assert d.counts["bad_args"] == 1  # from 127.0.0.2: let in (no scene of that name)
     assert inbox.drain(time.perf_counter())[0] == []
+
+
+class Boom(BaseException):
+    """What no `except Exception` catches: it kills the receiver thread."""
+
+
+def test_a_dead_receiver_thread_is_restarted_with_back_off(monkeypatch):
+    d, inbox = make()
+    r = OscReceiver(d, "127.0.0.1", 0)
+    feed = d.feed
+
+    def fatal(dgram, sender="127.0.0.1", now=None):
+        if dgram.startswith(b"/boom"):
+            raise Boom("a bug")
+        feed(dgram, sender, now)
+
+    d.feed = fatal
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.sendto(msg("/boom"), r.address)
+            deadline = time.monotonic() + 2
+            while r.alive and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert not r.alive and r.death == "Boom: a bug"
+            assert r.revive(now=100.0) is False  # found dead: the back-off starts
+            assert r.revive(now=100.0 + osc.RESTART_BACKOFF / 2) is False
+            assert r.revive(now=100.0 + osc.RESTART_BACKOFF) is True and r.restarts == 1
+            s.sendto(msg("/stage/cue/next"), r.address)
+            while d.counts["cues"] < 1 and time.monotonic() < deadline + 2:
+                time.sleep(0.01)
+            assert [c.action for c, _ in inbox.drain(time.perf_counter())[0]] == ["next"]
+            for k in range(2, osc.RESTART_LIMIT + 2):  # the next deaths wait longer, then stop
+                s.sendto(msg("/boom"), r.address)
+                while r.alive and time.monotonic() < deadline + 2 * k:
+                    time.sleep(0.01)
+                wait = osc.RESTART_BACKOFF * 2 ** (k - 1)
+                r.revive(now=200.0 * k)
+                assert r.revive(now=200.0 * k + wait * 0.9) is False
+                assert r.revive(now=200.0 * k + wait) is (k <= osc.RESTART_LIMIT)
+        assert r.restarts == osc.RESTART_LIMIT and r.gave_up
+    finally:
+        r.close()
 
 
 def test_a_bundle_300_ms_ahead_over_real_udp():
