@@ -2,6 +2,8 @@
 
 Enough to rebuild every network with no other file. Written atomically (temp file + rename),
 read with `torch.load(weights_only=True)`; every failure is a CheckpointError naming the file.
+A checkpoint is untrusted input: its config is bounded key by key, and the networks it asks for
+are sized on the meta device, before any of them is built.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from models.registry import config_from_dict, config_to_dict, kind_of
+from models.registry import (
+    MAX_PARAMETERS,
+    ConfigError,
+    config_from_dict,
+    config_to_dict,
+    kind_of,
+    parameter_count,
+)
 
 FORMAT = 1
 
@@ -128,21 +137,28 @@ def load_checkpoint(
     path: str | os.PathLike, parts: Iterable[str] | None = None, required: Iterable[str] = ("G",)
 ) -> Loaded:
     """Rebuild the networks of a checkpoint (all of them, or those of `parts` it has), in eval
-    mode on the CPU. A `required` part that is missing is an error."""
+    mode on the CPU. A `required` part that is missing is an error. A config out of bounds, or
+    one whose networks would be too big, is refused before anything is built."""
     path = Path(path)
     data = read_checkpoint(path)
     kind = kind_of(data["kind"])
+    wanted = list(data["state"]) if parts is None else list(parts)
+    # optimizer or EMA entries of a training checkpoint are not networks
+    names = [n for n in wanted if n in kind.parts and n in data["state"]]
     try:
         config = config_from_dict(kind.name, data["config"])
-    except (TypeError, ValueError) as e:
+        size = parameter_count(kind.name, config, names)
+    except ConfigError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    except (TypeError, ValueError, ArithmeticError, RuntimeError) as e:
         raise CheckpointError(f"{path}: bad {kind.name} config: {e}") from None
-    wanted = list(data["state"]) if parts is None else list(parts)
+    if size > MAX_PARAMETERS:
+        raise CheckpointError(
+            f"{path}: its config would build {size:,} parameters ({', '.join(names)});"
+            f" at most {MAX_PARAMETERS:,}"
+        )
     built: dict[str, nn.Module] = {}
-    for name in wanted:
-        if name not in kind.parts:
-            continue  # optimizer or EMA entries of a training checkpoint
-        if name not in data["state"]:
-            continue
+    for name in names:
         net = kind.parts[name](config)
         try:
             net.load_state_dict(data["state"][name])

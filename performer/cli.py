@@ -85,7 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     from performer.sources.keyboard import KEY_HELP
 
     parser = argparse.ArgumentParser(prog="stage", description=__doc__.split("\n\n")[0])
-    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="debug logging, and the native libraries' own chatter (MediaPipe, FFmpeg)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
         "run",
@@ -134,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in TRAINING_COMMANDS:  # the studio's own process: performer never
         os.execv(sys.executable, [sys.executable, "-m", "training", *argv])  # imports training
     args = build_parser().parse_args(argv)
+    from performer.quiet import quiet_native_logs
+
+    quiet_native_logs(args.verbose)  # MediaPipe/TFLite/absl start-up chatter, unless -v
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(name)s %(levelname)s: %(message)s",

@@ -1,7 +1,8 @@
 """The face in a running show: camera → tracker → features → `FaceControl`, once a frame.
 
 `open_face` builds it for a Stage; the rig answers face cues, draws the rehearsal preview and
-HUD lines, and hands the engine camera crops for video mode. `check_face`: `stage check`'s part.
+HUD lines, and hands the engine camera crops for video mode; `health_sources()` are its camera's
+and tracker's health reports for the Stage to poll. `check_face`: `stage check`'s part.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import cv2
 import numpy as np
 
 from performer.features import FeaturePipeline
+from performer.health import PartHealth
 from performer.mapping import OFF, FaceControl, FaceMapping, ParamRange, unit
 from performer.replay import ReplayFace
 from performer.show_face import FaceSpec
@@ -140,6 +142,14 @@ class FaceRig:
         self.control.observe(self.features)
         if display is not None and hasattr(display, "set_overlay"):
             display.set_overlay(self.preview() if preview else None)
+
+    def health_sources(self) -> dict[str, Callable[[], PartHealth]]:
+        """The camera's and the face tracker's health reports, by part name (the Stage polls
+        them a few times a second)."""
+        sources: dict[str, Callable[[], PartHealth]] = {"camera": self.camera.health}
+        if self.tracker is not None:
+            sources["face"] = self.tracker.health
+        return sources
 
     # -- cues
     def cue(self, action: str, args: tuple) -> str:

@@ -48,10 +48,13 @@ class Health:
         """Take a part's report; True when its state or reason changed (and was logged)."""
         before = self.parts.get(part)
         self.parts[part] = report
-        if before is not None and (before.state, before.detail) == (report.state, report.detail):
-            return False
-        if before is None and report.state in (OK, OFF):
-            return False  # a part that starts well is not news
+        if before is None:
+            if report.state in (OK, OFF):
+                return False  # a part that starts well is not news
+        elif report.state == before.state and (
+            report.state in (OK, OFF) or report.detail == before.detail
+        ):
+            return False  # no change (an ok part's passing remark is not news either)
         self.changes += 1
         level = {OK: logging.INFO, OFF: logging.INFO, DEGRADED: logging.WARNING}.get(
             report.state, logging.ERROR

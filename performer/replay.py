@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from performer.control import Cue
+from performer.health import OK, PartHealth
 from performer.record import read_events
 
 log = logging.getLogger("stage.replay")
@@ -120,6 +121,10 @@ class ReplayFace:
 
     def video(self, params: Mapping[str, float]) -> None:
         return None  # no camera pictures in the log: video scenes play their latent
+
+    def health_sources(self) -> dict[str, Callable[[], PartHealth]]:
+        """No camera, no tracker: the face is the log's, and always well."""
+        return {"face": lambda: PartHealth(OK, f"replayed from {self.performance.path.name}")}
 
     def close(self) -> None:
         pass

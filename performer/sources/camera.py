@@ -3,7 +3,8 @@
 Only the newest frame is kept (RGB, with its capture time); the show never waits on it. A lost
 camera is logged once, retried in the background with back-off, and picked up again. A camera
 given a `fallback` (the moving test source) shows that while its own source cannot be opened,
-trying its own again every few seconds.
+trying its own again every few seconds. A capture thread that fails (an exception escaping its
+loop) is restarted with back-off and a limit; `Camera.health()` reports it all.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import logging
 import os
 import threading
 import time
+import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +24,16 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from performer.health import DEGRADED, FAILED, OFF, OK, PartHealth
+
 log = logging.getLogger("stage.camera")
 
 SOURCE_NICE = 2  # camera and face tracker: below the render loop (0), above the decoder (5)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+THREAD_BACKOFF = (0.5, 10.0)  # a failed capture thread restarts after this, doubling to the most
+THREAD_RESTARTS = (5, 300.0)  # at most this many restarts in this many seconds, then give up
+RECENT_S = 10.0  # a restart this recent: health degraded
+OPENING_S = 5.0  # a source still opening after this long: health degraded
 
 
 @dataclass(frozen=True)
@@ -181,7 +190,8 @@ FallbackOpener = Callable[[int, int, float], tuple[Capture, float | None]]  # (w
 class Camera:
     """Captures on its own thread; `latest()` is the newest frame, `wait(after)` blocks a
     consumer (the face tracker) until a newer one arrives. `state` is "starting", "live",
-    "lost" or "closed"."""
+    "test" (showing the fallback), "lost", "restarting" (the capture thread failed), "failed"
+    (given up) or "closed"."""
 
     def __init__(
         self,
@@ -196,6 +206,8 @@ class Camera:
         opener: Opener = open_capture,
         nice: int = SOURCE_NICE,
         fallback: FallbackOpener | None = None,
+        thread_backoff: tuple[float, float] = THREAD_BACKOFF,
+        thread_restarts: tuple[int, float] = THREAD_RESTARTS,
     ) -> None:
         self.source = parse_source(source)
         self.width, self.height, self.fps = width, height, fps
@@ -208,6 +220,13 @@ class Camera:
         self.state = "starting"
         self.error: str | None = None
         self.losses = 0  # times the camera was lost
+        self.thread_backoff, self.thread_limit = thread_backoff, thread_restarts
+        self.restarts = 0  # times the capture thread failed and was restarted
+        self.crashed: str | None = None  # why the capture thread last failed, and where
+        self.given_up: str | None = None
+        self._stamps: deque[float] = deque(maxlen=32)  # recent capture times (the fps figure)
+        self._started_at = 0.0
+        self._restarted_at = -1e9
         self._latest: CameraFrame | None = None
         self._cond = threading.Condition()
         self._stop = threading.Event()
@@ -220,7 +239,8 @@ class Camera:
 
     def start(self) -> Camera:
         if self._thread is None and not self._stop.is_set():
-            self._thread = threading.Thread(target=self._run, name="camera", daemon=True)
+            self._started_at = time.perf_counter()
+            self._thread = threading.Thread(target=self._main, name="camera", daemon=True)
             self._thread.start()
         return self
 
@@ -242,6 +262,7 @@ class Camera:
             index = self._latest.index + 1 if self._latest else 1
             self._latest = CameraFrame(image, t, index)
             self._cond.notify_all()
+        self._stamps.append(t)
 
     def _lost(self, why: str) -> None:
         if self.state != "lost":
@@ -249,8 +270,39 @@ class Camera:
             self.state, self.error = "lost", why
             log.warning("camera %s lost: %s; retrying in the background", self.name, why)
 
-    def _run(self) -> None:
+    def _main(self) -> None:
+        """The capture thread: `_run`, restarted after a back-off when it fails, at most
+        `thread_restarts` (count, seconds) times in a rolling window, then given up."""
         lower_priority(self.nice)
+        restarts: deque[float] = deque()
+        while not self._stop.is_set():
+            try:
+                self._run()
+                return
+            except Exception as e:
+                self.crashed = f"{type(e).__name__}: {e} at {_where(e)}"
+            now = time.perf_counter()
+            count, window = self.thread_limit
+            while restarts and now - restarts[0] > window:
+                restarts.popleft()
+            if len(restarts) >= count:
+                self.given_up = (
+                    f"camera {self.name} given up: the capture thread failed"
+                    f" {len(restarts) + 1} times in {window:.0f} s (last: {self.crashed});"
+                    " the show goes on without the camera"
+                )
+                self.state, self.error = "failed", self.given_up
+                log.error("%s", self.given_up)
+                return
+            delay = min(self.thread_backoff[0] * 2 ** len(restarts), self.thread_backoff[1])
+            restarts.append(now)
+            self.restarts += 1
+            self._restarted_at = now
+            self.state, self.error = "restarting", f"the capture thread failed: {self.crashed}"
+            log.error("camera %s: %s; restarting it in %.1f s", self.name, self.error, delay)
+            self._stop.wait(delay)
+
+    def _run(self) -> None:
         delay = self.retry[0]
         lost_at: float | None = None
         while not self._stop.is_set():
@@ -352,6 +404,57 @@ class Camera:
                 self._stop.wait(max(0.0, next_at - time.perf_counter()))
         return None
 
+    # -- health
+    def health(self, now: float | None = None) -> PartHealth:
+        """ok when live; degraded on the fallback, while retrying, opening or just restarted;
+        failed when lost with no fallback, or given up; off once closed."""
+        now = time.perf_counter() if now is None else now
+        latest = self._latest
+        figures = {
+            "losses": self.losses,
+            "frames": latest.index if latest is not None else 0,
+            "fps": self._fps(now),
+            "restarts": self.restarts,
+        }
+        state, why = self.state, self.error
+        thread = self._thread
+        if state == "closed" or self._stop.is_set():
+            return PartHealth(OFF, "closed", figures)
+        if self.given_up is not None:
+            return PartHealth(FAILED, self.given_up, figures)
+        if thread is not None and not thread.is_alive():
+            return PartHealth(FAILED, f"camera {self.name}: the capture thread ended", figures)
+        lost = f"camera {self.name} lost: {why}"
+        if state == "test":
+            return PartHealth(DEGRADED, f"{lost}; retrying, showing the test source", figures)
+        if state == "restarting":
+            return PartHealth(DEGRADED, f"camera {self.name}: {why}; restarting it", figures)
+        if state == "lost" and self._ended is not None:
+            return PartHealth(DEGRADED, f"{lost}; waiting for a new file", figures)
+        if state == "lost" and self.fallback is not None:
+            return PartHealth(DEGRADED, f"{lost}; retrying", figures)
+        if state == "lost":
+            return PartHealth(FAILED, f"{lost}; retrying (no fallback to show)", figures)
+        if state == "starting" and now - self._started_at > OPENING_S:
+            return PartHealth(
+                DEGRADED, f"camera {self.name}: still opening after {OPENING_S:.0f} s", figures
+            )
+        if now - self._restarted_at < RECENT_S:
+            return PartHealth(
+                DEGRADED, f"camera {self.name}: restarted (last: {self.crashed})", figures
+            )
+        return PartHealth(OK, "", figures)
+
+    def _fps(self, now: float) -> float:
+        """Frames a second over the recent captures (0 when none came in the last second)."""
+        try:
+            stamps = list(self._stamps)
+        except RuntimeError:  # appended to while copied
+            return 0.0
+        if len(stamps) < 2 or now - stamps[-1] > 1.0 or stamps[-1] <= stamps[0]:
+            return 0.0
+        return round((len(stamps) - 1) / (stamps[-1] - stamps[0]), 1)
+
     def close(self) -> None:
         """Stop capturing and release the device; safe to call twice."""
         self._stop.set()
@@ -363,3 +466,12 @@ class Camera:
                 log.warning("camera %s: the capture thread did not stop in 2 s", self.name)
             self._thread = None
         self.state = "closed"
+
+
+def _where(e: BaseException) -> str:
+    """file:line function of the innermost frame of an exception's traceback."""
+    frames = traceback.extract_tb(e.__traceback__)
+    if not frames:
+        return "?"
+    f = frames[-1]
+    return f"{Path(f.filename).name}:{f.lineno} {f.name}"

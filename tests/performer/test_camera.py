@@ -1,5 +1,6 @@
 """The camera source: still images and video files (looping or not), stamps, newest-frame-only,
-and a camera that is lost, logged once, retried with back-off and picked up again."""
+a camera that is lost, logged once, retried with back-off and picked up again, a capture thread
+that fails restarted (with a limit), and health: ok live, degraded on the fallback, failed lost."""
 
 import logging
 import time
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 from face_frames import base, write_clip
 
-from performer.sources.camera import Camera, fit_frame, open_capture, parse_source
+from performer.sources.camera import RECENT_S, Camera, fit_frame, open_capture, parse_source
 
 
 def wait_for(predicate, timeout: float = 5.0):
@@ -48,10 +49,14 @@ def test_still_image_frames_are_stamped_rgb_and_newest_only(tmp_path):
         later = cam.latest()
         assert later.index > first.index + 5 and later.t > first.t
         assert cam.wait(later.index + 1000, 0.05) is None  # nothing newer than that exists
+        health = cam.health()
+        assert health.state == "ok" and health.figures["frames"] >= later.index
+        assert health.figures["fps"] > 0 and health.figures["losses"] == 0
     finally:
         cam.close()
         cam.close()  # safe twice
     assert cam.state == "closed" and cam._thread is None
+    assert cam.health().state == "off"
 
 
 def test_video_file_loops(tmp_path):
@@ -93,6 +98,9 @@ def test_lost_is_logged_once_retried_and_resumed(tmp_path, caplog):
         time.sleep(0.4)  # several retries go by
         lost = [r for r in caplog.records if "lost" in r.getMessage()]
         assert len(lost) == 1 and "no such file" in lost[0].getMessage()
+        health = cam.health()  # lost, with no fallback to show: the face has no pictures
+        assert health.state == "failed" and "no such file" in health.detail
+        assert health.figures["losses"] == 1
         write_clip(clip, [base()] * 3)  # plugged in
         wait_for(lambda: cam.state == "live")
         assert any("is back" in r.getMessage() for r in caplog.records)
@@ -130,9 +138,10 @@ def test_file_without_loop_ends_as_lost_until_a_new_file_is_there(tmp_path):
         cam.close()
     cam = Camera(clip, loop=False, retry=(5.0, 5.0)).start()
     wait_for(lambda: cam.state == "lost")
-    t0 = time.monotonic()
-    cam.close()
-    assert time.monotonic() - t0 < 1.0  # closing does not wait out the back-off
+    assert cam.health().state == "degraded"  # played out, as asked: waiting for a new take
+    thread = cam._thread
+    cam.close()  # closing wakes the back-off's wait: the thread is joined, not left behind
+    assert not thread.is_alive() and cam.state == "closed"
 
 
 def test_no_camera_shows_the_moving_test_source_then_gives_way(tmp_path, caplog):
@@ -148,9 +157,68 @@ def test_no_camera_shows_the_moving_test_source_then_gives_way(tmp_path, caplog)
         assert np.abs(cam.latest().image.astype(int) - first.image.astype(int)).mean() > 0.5
         warned = [r for r in caplog.records if "test source" in r.getMessage()]
         assert len(warned) == 1 and "no such file" in warned[0].getMessage()
+        health = cam.health()
+        assert health.state == "degraded" and "showing the test source" in health.detail
+        assert "lost: no such file" in health.detail and health.figures["frames"] > 10
         write_clip(clip, [base()] * 3)  # the camera is there now
         wait_for(lambda: cam.state == "live")
         assert any("gives way" in r.getMessage() for r in caplog.records)
+        assert cam.health().state == "ok"
+    finally:
+        cam.close()
+
+
+class Bad:
+    """A capture whose frames have five channels: converting them raises inside the thread."""
+
+    def read(self):
+        time.sleep(0.005)
+        return True, np.zeros((48, 64, 5), np.uint8)
+
+    def release(self):
+        pass
+
+
+def test_a_capture_thread_that_fails_is_restarted_and_comes_back(caplog):
+    caplog.set_level(logging.ERROR, logger="stage.camera")
+    opened = []
+
+    def opener(source, w, h, fps, loop):
+        opened.append(source)
+        return (Bad() if len(opened) == 1 else Flaky(10**6)), None
+
+    cam = Camera(0, opener=opener, thread_backoff=(0.02, 0.05)).start()
+    try:
+        wait_for(lambda: cam.state == "live" and cam.latest() is not None)
+        assert cam.restarts == 1 and "error" in cam.crashed and "camera.py" in cam.crashed
+        assert cam._thread.is_alive()
+        failed = [
+            r.getMessage() for r in caplog.records if "capture thread failed" in r.getMessage()
+        ]
+        assert len(failed) == 1 and "restarting it in" in failed[0]
+        health = cam.health()
+        assert health.state == "degraded" and "restarted" in health.detail
+        assert health.figures["restarts"] == 1
+        assert cam.health(time.perf_counter() + RECENT_S + 1).state == "ok"
+    finally:
+        cam.close()
+
+
+def test_a_capture_thread_that_keeps_failing_is_given_up(caplog):
+    caplog.set_level(logging.ERROR, logger="stage.camera")
+    cam = Camera(
+        0,
+        opener=lambda *a: (Bad(), None),
+        thread_backoff=(0.01, 0.04),
+        thread_restarts=(3, 60.0),
+    ).start()
+    try:
+        wait_for(lambda: cam.given_up)
+        assert cam.restarts == 3 and cam.state == "failed"
+        health = cam.health()
+        assert health.state == "failed" and "failed 4 times in 60 s" in health.detail
+        assert health.detail.endswith("the show goes on without the camera")
+        assert sum("given up" in r.getMessage() for r in caplog.records) == 1
     finally:
         cam.close()
 
