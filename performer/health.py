@@ -9,6 +9,7 @@ state is logged once, naming the part and why; figures travel with every report.
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,22 +40,33 @@ class PartHealth:
 class Health:
     """The parts' latest reports; `update` logs each change of state (or of its reason) once."""
 
-    def __init__(self, logger: logging.Logger = log) -> None:
+    def __init__(
+        self,
+        logger: logging.Logger = log,
+        repeat_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.parts: dict[str, PartHealth] = {}
-        self.changes = 0  # state changes seen (tests, the soak benchmark)
-        self._log = logger
+        self.changes = 0  # changes logged (tests, the soak benchmark)
+        self.repeat_s = repeat_s  # a new reason in the same state is logged at most this often
+        self._log, self._clock = logger, clock
+        self._logged: dict[str, float] = {}
 
     def update(self, part: str, report: PartHealth) -> bool:
-        """Take a part's report; True when its state or reason changed (and was logged)."""
+        """Take a part's report; True when the change was logged: a new state at once, a new
+        reason for the same (not ok) state at most every `repeat_s` seconds."""
         before = self.parts.get(part)
         self.parts[part] = report
+        now = self._clock()
         if before is None:
             if report.state in (OK, OFF):
                 return False  # a part that starts well is not news
-        elif report.state == before.state and (
-            report.state in (OK, OFF) or report.detail == before.detail
-        ):
-            return False  # no change (an ok part's passing remark is not news either)
+        elif report.state == before.state:
+            if report.state in (OK, OFF) or report.detail == before.detail:
+                return False  # no change (an ok part's passing remark is not news either)
+            if now - self._logged.get(part, -1e9) < self.repeat_s:
+                return False  # the same trouble in other words (its figures moved)
+        self._logged[part] = now
         self.changes += 1
         level = {OK: logging.INFO, OFF: logging.INFO, DEGRADED: logging.WARNING}.get(
             report.state, logging.ERROR

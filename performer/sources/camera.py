@@ -358,7 +358,8 @@ class Camera:
             return False
         if not self.on_fallback:
             self.on_fallback = True
-            self.losses += 1
+            if self.state != "lost":  # a loss `_lost` has not counted (never opened, say)
+                self.losses += 1
             log.warning(
                 "camera %s: %s; showing the moving test source instead (trying the camera"
                 " again every %.0f s)",
