@@ -244,3 +244,37 @@ def test_sigterm_while_the_show_opens(tmp_path):
     output = "".join(lines) + rest
     assert proc.returncode == 0, output
     assert "SIGTERM: ending the show" in output and "Traceback" not in output, output
+
+
+def test_a_show_recording_past_a_file_size_limit_plays_its_whole_length(tmp_path):
+    """A disk that fills up, portably: RLIMIT_FSIZE in the show's own process (a tmpfs test of
+    the recorder itself is in test_record_disk.py)."""
+    show = write_show(tmp_path, fps=30)
+    record = tmp_path / "full.mp4"
+    limit = 24_000  # bytes: the video reaches it after a few dozen frames at 96x64
+
+    def limit_files():
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG, not death
+
+    proc = subprocess.run(
+        [sys.executable, "-c", "from performer.cli import main; raise SystemExit(main())"]
+        + ["run", str(show), "--headless", "--offline", "--frames", "600"]
+        + ["--record", str(record)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit_files,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "recording stopped" in proc.stderr and "the show goes on" in proc.stderr
+    assert '"frames": 600' in proc.stderr  # the whole length was played
+    assert "Traceback" not in proc.stderr
+    cap = cv2.VideoCapture(str(record))
+    count = 0
+    while cap.read()[0]:
+        count += 1
+    assert 5 <= count < 600, count  # the part before the limit, readable
