@@ -67,6 +67,16 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--threads", type=int, help="torch threads (default: measured at warm-up)")
     p.add_argument(
+        "--ndi",
+        metavar="NAME",
+        help="also send the output as an NDI source named NAME (pip install 'latent-stage[ndi]')",
+    )
+    p.add_argument(
+        "--virtualcam",
+        action="store_true",
+        help="also send the output to a virtual camera (v4l2loopback; OBS's on Windows/macOS)",
+    )
+    p.add_argument(
         "--camera",
         metavar="DEVICE|PATH",
         help="the face camera: a device number or a video/image file (over the show's [face])",
@@ -242,6 +252,8 @@ def run(args: argparse.Namespace, rehearse: bool) -> int:
         frame_log=args.frame_log,
         osc_port=args.osc_port,
         verbose=args.verbose,
+        ndi=args.ndi,
+        virtualcam=args.virtualcam,
     )
     opts.width, opts.height = _size(args.size)
     if not opts.headless and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):

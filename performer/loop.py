@@ -26,9 +26,11 @@ from performer.frame_stats import FrameStats
 from performer.health import DEGRADED, FAILED, OK, Health, PartHealth, where_raised
 from performer.latent import orthonormal_directions
 from performer.osc_stage import OscLink, direction_addresses, take_path
+from performer.outputs import Output, Outputs
 from performer.record import EventLog, FrameLog, Recorder
 from performer.replay import Performance, check_target
 from performer.show import Scene, Show, save_preset
+from performer.show_outputs import OutputEntry
 from performer.sources.keyboard import KEY_HELP, Keyboard
 from performer.watchdog import ShutdownGuard, StallWatch
 
@@ -53,6 +55,8 @@ class RunOptions:
     replay: Path | None = None  # an event log: its cues and face readings drive the show
     progress: bool = False  # offline: a progress line every few seconds (nobody is watching)
     verbose: bool = False  # native libraries' own logging (FFmpeg, MediaPipe) too
+    ndi: str | None = None  # --ndi NAME: also send the output as an NDI source of that name
+    virtualcam: bool = False  # --virtualcam: also send it to a virtual camera
 
 
 STALL_S = 0.25  # no frame presented for this long (real time) is a stall, logged with its cause
@@ -117,6 +121,7 @@ class Stage:
         self.frame_log: FrameLog | None = None
         self.face: FaceRig | None = None
         self.osc: OscLink | None = None
+        self.outputs = Outputs()
         self._shown: tuple[str, np.ndarray] | None = None  # model on screen, its last image
         self.health = Health()
         self.stall = StallWatch(threshold=STALL_S)
@@ -178,6 +183,8 @@ class Stage:
             self.events.log(0.0, "start", show=show.path.resolve(), size=list(self.size))
         if opts.frame_log:
             self.frame_log = FrameLog(opts.frame_log)
+        self.outputs = Outputs(make_outputs(show, opts))
+        self.outputs.open(self.size, out.fps)
         self.stats = FrameStats(budget=1.0 / out.fps)
         self.hud_on = opts.rehearse
         self.message = ""
@@ -259,9 +266,10 @@ class Stage:
         if self.display is None:
             return
         pending = self.display.read_pending()
-        if self.recorder is not None:
-            for pixels, shown_at in pending:
+        for pixels, shown_at in pending:
+            if self.recorder is not None:
                 self.recorder.write(pixels, shown_at)
+            self.outputs.present(pixels, shown_at)
 
     def save_point(self) -> None:
         c = self.controller
@@ -332,6 +340,7 @@ class Stage:
                 sources[name] = part.health
         if self.recorder is not None or self.events is not None:
             sources["disk"] = self._disk_health
+        sources.update(self.outputs.health_sources())
         return sources
 
     def _loop_health(self) -> PartHealth:
@@ -513,9 +522,11 @@ class Stage:
                 image = crossfade(r.xfade_from, image, u)
         status = self.health.mark() if self.show.output.status else None
         timings = display.draw(image, c.params(), t, self.hud(t), status=status)
-        if self.recorder:  # read back a frame or two later: the loop never waits on the GPU
+        if self.recorder or self.outputs:  # read back a frame or two later: never waits
             for pixels, shown_at in display.read_later(t):
-                self.recorder.write(pixels, shown_at)
+                if self.recorder:
+                    self.recorder.write(pixels, shown_at)
+                self.outputs.present(pixels, shown_at)
         display.present()
         self.stall.presented()
         self.stats.rest.append(time.perf_counter() - top - infer)
@@ -588,13 +599,38 @@ class Stage:
     def close(self) -> None:
         """Close every part, the recording first (safe to call twice)."""
         self.stall.close()
-        parts = (self.recorder, self.events, self.frame_log, self.osc, self.face)
+        parts = (self.recorder, self.events, self.frame_log, self.outputs, self.osc, self.face)
         for part in (*parts, self.engine, self.display):
             if part is not None:
                 try:
                     part.close()
                 except Exception as e:  # closing must not hide the error that got us here
                     log.error("closing %s: %s", type(part).__name__, e)
+
+
+def make_outputs(show: Show, opts: RunOptions) -> list[Output]:
+    """The show's `[[outputs]]` and the command line's (--ndi, --virtualcam), each named for
+    health by its kind (ndi, ndi-2 …). Their libraries are imported only when used."""
+    entries = list(show.outputs)
+    if opts.ndi:
+        entries.append(OutputEntry("ndi", name=opts.ndi))
+    if opts.virtualcam and not any(e.kind == "virtualcam" for e in entries):
+        entries.append(OutputEntry("virtualcam", name="virtualcam"))
+    outputs: list[Output] = []
+    seen: dict[str, int] = {}
+    for e in entries:
+        seen[e.kind] = seen.get(e.kind, 0) + 1
+        part = e.kind if seen[e.kind] == 1 else f"{e.kind}-{seen[e.kind]}"
+        size = (e.width, e.height) if e.width and e.height else None
+        if e.kind == "ndi":
+            from performer.outputs.ndi import NdiOutput
+
+            outputs.append(NdiOutput(e.name, size=size, alpha=e.alpha, name=part))
+        else:
+            from performer.outputs.virtualcam import VirtualCamOutput
+
+            outputs.append(VirtualCamOutput(device=e.device, size=size, name=part))
+    return outputs
 
 
 @dataclass

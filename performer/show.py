@@ -16,6 +16,7 @@ from typing import Any
 
 from performer.show_face import FaceSpec, read_face, read_scene_face
 from performer.show_osc import CueStep, OscSpec, read_cue_step, read_osc
+from performer.show_outputs import OutputEntry, read_outputs
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SHADER_DIR = PROJECT_ROOT / "shaders"
@@ -100,6 +101,7 @@ class Show:
     tempo: float = 120.0  # beats per minute until OSC sets or taps another
     osc: OscSpec = OscSpec()
     face: FaceSpec | None = None  # the performer's face: camera, tracker, mappings (show_face)
+    outputs: tuple[OutputEntry, ...] = ()  # NDI, virtual camera (show_outputs)
 
     def model(self, name: str) -> ModelSpec:
         return next(m for m in self.models if m.name == name)
@@ -270,7 +272,18 @@ def show_from_dict(
     r.unknown(
         data,
         "",
-        {"show", "models", "output", "shaders", "scenes", "cues", "rehearsal", "osc", "face"},
+        {
+            "show",
+            "models",
+            "output",
+            "outputs",
+            "shaders",
+            "scenes",
+            "cues",
+            "rehearsal",
+            "osc",
+            "face",
+        },
     )
 
     meta = r.table(data.get("show", {}), "show")
@@ -379,6 +392,7 @@ def show_from_dict(
     if rehearsal.presets == path:
         r.problem("rehearsal.presets", "must not be the show file itself (it is never overwritten)")
     osc = read_osc(r, data.get("osc", {}))
+    outputs = read_outputs(r, data.get("outputs"))
     faces = [(i, s.face) for i, s in enumerate(scenes)]
     face = read_face(r, data.get("face"), base, faces, names)
 
@@ -406,6 +420,7 @@ def show_from_dict(
         tempo,
         osc,
         face,
+        outputs,
     )
 
 
