@@ -187,6 +187,7 @@ class Stage:
         self.outputs.open(self.size, out.fps)
         self.stats = FrameStats(budget=1.0 / out.fps)
         self.hud_on = opts.rehearse
+        self.follow_on = not opts.rehearse  # rehearsal stays where the artist puts it
         self.message = ""
         self.last_cue_t = 0.0
         self._hud: list[str] = []
@@ -206,11 +207,18 @@ class Stage:
         """Apply a cue; False when it asks the show to end."""
         if self.events:
             self.events.log(t, "cue", action=cue.action, args=list(cue.args), source=cue.source)
+        if cue.action == "scene" and isinstance(cue.args[0], int):
+            count = len(self.show.scenes)
+            if not 0 <= cue.args[0] < count:  # a number key past the last scene
+                self.message = f"no scene {cue.args[0] + 1}: the show has {count}"
+                return True
         if cue.action in ("next", "prev", "cue", "scene"):
             self.last_cue_t = t
         try:
             if not self.controller.apply(cue):
-                if cue.action not in ("nudge", "param", "offset", "z", "beat"):
+                if cue.action == "freeze":
+                    self.message = "freeze" if self.controller.latent.frozen else "unfreeze"
+                elif cue.action not in ("nudge", "param", "offset", "z", "beat"):
                     self.message = f"{cue.action} {' '.join(map(str, cue.args))}".strip()
                 return True
         except (ValueError, TypeError, IndexError, KeyError, StopIteration) as e:
@@ -219,6 +227,8 @@ class Stage:
             return True
         if cue.action == "quit":
             return False
+        if cue.action == "follow":
+            self.set_follow(not self.follow_on, t)
         if cue.action == "hud":
             self.hud_on = not self.hud_on
         elif cue.action == "fullscreen":
@@ -235,6 +245,16 @@ class Stage:
         elif cue.action in ("face", "calibrate"):
             self.message = self.face.cue(cue.action, cue.args) if self.face else "no [face] here"
         return True
+
+    def set_follow(self, on: bool, t: float) -> None:
+        """The show's auto-advance (`follow`): on in a show, paused in rehearsal until asked."""
+        if not self.show.follow:
+            self.message = "this show has no auto-advance (follow = 0)"
+            return
+        self.follow_on = on
+        self.last_cue_t = t  # a full `follow` from now
+        self.message = f"auto-advance {'on' if on else 'paused'}"
+        log.info(self.message)
 
     def set_recording(self, on: bool) -> None:
         """Start a take (a new file, see osc_stage.take_path) or finalize the current one."""
@@ -309,7 +329,8 @@ class Stage:
                 f"{fps:5.1f} fps  frame {p50:4.1f} / p99 {p99:4.1f} ms  missed {st.missed}",
                 f"cue {c.cue_index + 1}/{len(self.show.cues)}  scene {c.scene_index + 1} "
                 f"'{scene.name}'  model {scene.model}"
-                + ("  [drift frozen]" if c.latent.frozen else ""),
+                + ("  [drift frozen]" if c.latent.frozen else "")
+                + self._follow_hud(t),
                 f"engine {self.engine.device} x{self.engine.threads}"
                 + (f"  ERROR {self.engine.error}" if self.engine.error else ""),
                 self.message,
@@ -322,6 +343,13 @@ class Stage:
             if self.osc:
                 self._hud += self.osc.hud_lines()
         return self._hud
+
+    def _follow_hud(self, t: float) -> str:
+        if not self.show.follow:
+            return ""
+        if not self.follow_on:
+            return "  auto-advance paused (o)"
+        return f"  next cue in {max(0.0, self.show.follow - (t - self.last_cue_t)):.0f} s"
 
     # -- health
     def health_sources(self) -> dict[str, Callable[[], PartHealth]]:
@@ -477,7 +505,7 @@ class Stage:
             cues = self.performance.cues_until(t)
         else:
             cues = self.keyboard.events(keys) + self.keyboard.frame(dt)
-            if self.show.follow and t - self.last_cue_t >= self.show.follow:
+            if self.follow_on and self.show.follow and t - self.last_cue_t >= self.show.follow:
                 cues.append(Cue("next", (), "follow"))
         if self.osc:  # right before the latent is stepped: shown in this very frame
             cues += self.osc.drain()

@@ -21,6 +21,7 @@ PRESS_KEYS: dict[str, tuple[str, tuple]] = {
     "page_up": ("prev", ()),
     "n": ("random", ()),
     "space": ("freeze", ()),
+    "o": ("follow", ()),  # the show's auto-advance (`follow`) on / off
     "p": ("save", ()),
     "c": ("calibrate", ()),  # the performer's neutral face (performer/face_rig.py)
     "v": ("face", ()),  # face control on / off
@@ -37,7 +38,7 @@ rehearsal keys
   1 ... 9, 0            scene 1 ... 9, 10    n                  jump to a new random point
   q w e r t y u i       hold: move + along latent directions 1 ... 8
   a s d f g h j k       hold: move - along latent directions 1 ... 8
-  space                 freeze / unfreeze drift
+  space                 freeze / unfreeze drift   o   auto-advance on / off
   p                     save the current point as a scene in the presets file
   c                     calibrate the neutral face   v   face control on / off
   f1  HUD   f5  reload shaders   f11  fullscreen   escape  quit"""

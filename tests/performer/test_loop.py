@@ -365,3 +365,42 @@ fade = 1.0
         assert np.abs(pair[:, :half].astype(float) - pair[:, half:]).mean() > 1  # two images
     finally:
         stage.close()
+
+
+def test_rehearsal_stays_where_you_put_it(tmp_path):
+    """In rehearsal `follow` is paused until `o`; the HUD counts down while it runs; a number
+    key with no scene does nothing and says so; freeze says freeze / unfreeze."""
+    show = tiny_show(tmp_path, extra="[cues]\nfollow = 0.5\n")
+    stage = open_stage(show, rehearse=True)
+    keys: list[list[KeyEvent]] = []
+    stage.display.poll = lambda: keys.pop(0) if keys else []
+    press = lambda k: [KeyEvent(k, frozenset(), "press")]  # noqa: E731
+    try:
+        stage.opts.frames = 30  # a second: twice the follow time
+        stage.run()
+        assert stage.controller.scene.name == "wander"  # paused: still where it was
+        assert "auto-advance paused (o)" in " ".join(stage.hud(10.0))
+        keys[:] = [press("7")]
+        stage.opts.frames = 2
+        stage.run()
+        assert (
+            stage.controller.scene.name == "wander"
+            and stage.message == "no scene 7: the show has 2"
+        )
+        keys[:] = [press("space")]
+        stage.run()
+        assert stage.message == "freeze"
+        keys[:] = [press("space")]
+        stage.run()
+        assert stage.message == "unfreeze"
+        keys[:] = [press("o")]
+        stage.opts.frames = 3
+        stage.run()
+        assert stage.follow_on and "auto-advance on" in stage.message
+        stage._hud_at = -1.0
+        assert "next cue in" in " ".join(stage.hud(stage._run_state.t))
+        stage.opts.frames = 30
+        stage.run()
+        assert stage.controller.scene.name == "rest"  # it runs again
+    finally:
+        stage.close()
