@@ -8,7 +8,7 @@ no GL, no threads.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -70,6 +70,7 @@ class Controller:
     face: FaceControl | None = None  # the performer's face (performer/face_rig.py sets it)
 
     def __post_init__(self) -> None:
+        self.face_features: Mapping[str, float] | None = None  # the face's latest reading
         self.scene_index = self.show.cues[self.cue_index]
         self.latent = LatentState(self.target_for(self.scene))
         self._params_from: dict[str, float] = {}
@@ -161,11 +162,30 @@ class Controller:
             raise ValueError(f"unknown cue action {a!r}")
         return False
 
+    def read(self, kind: str, value: object) -> None:
+        """An input's continuous reading (the latest wins): "face" → its smoothed features, or
+        None while the face is lost."""
+        if kind == "face":
+            self.face_features = value  # type: ignore[assignment]
+        else:
+            raise ValueError(f"unknown reading {kind!r}")
+
+    def toggle_face(self, args: tuple) -> str:
+        """The "face" cue: face control [0|1] (no argument: flip); a line for the HUD."""
+        if self.face is None:
+            return "no [face] here"
+        return self.face.toggle_cue(args)
+
+    def add_scene(self, scene: Scene) -> None:
+        """A scene saved in rehearsal joins the show (after its own)."""
+        self.show = replace(self.show, scenes=self.show.scenes + (scene,))
+
     def step(self, dt: float) -> np.ndarray:
         self.auto.step(dt)
         drive(self.auto, self.latent, self.params())
         self.latent.step(dt)
         if self.face is not None:  # the face's move, eased in and out (performer/mapping.py)
+            self.face.observe(self.face_features)
             self.face.step(dt)
             return self.latent.z() + self.face.offset(self.model, self.z_dims[self.model])
         return self.latent.z()

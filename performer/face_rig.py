@@ -20,8 +20,8 @@ import numpy as np
 
 from performer.features import FeaturePipeline
 from performer.health import PartHealth
+from performer.inputs import Reading
 from performer.mapping import OFF, FaceControl, FaceMapping, ParamRange, unit
-from performer.replay import ReplayFace
 from performer.show_face import FaceSpec
 from performer.sources.camera import (
     Camera,
@@ -90,9 +90,8 @@ class FaceRig:
         control: FaceControl,
         *,
         camera: int | str | Path | None = None,
-        events: Any = None,
     ) -> None:
-        self.spec, self.control, self.events = spec, control, events
+        self.spec, self.control = spec, control
         source = parse_source(camera) if camera is not None else spec.camera
         self.tracker: FaceTracker | None = None
         self.camera = Camera(
@@ -120,28 +119,31 @@ class FaceRig:
     def present(self) -> bool:
         return self.features is not None
 
-    def frame(self, t: float, display: Any = None, preview: bool = False) -> None:
-        """Once a frame, before the controller steps: the newest face reading in; with
-        `preview`, the camera picture with landmarks goes to the display's overlay."""
+    name = "face"
+
+    def poll(self, t: float, dt: float) -> tuple[list, list[Reading]]:
+        """Once a frame, before the controller steps: the newest face reading, as a Reading
+        when it is new (a new sample from the tracker, or the face just lost)."""
         now = time.perf_counter()
+        readings: list[Reading] = []
         s = self.tracker.latest() if self.tracker else None
         if s is not None and (self.sample is None or s.index != self.sample.index):
             self.sample = s
             if s.raw is not None:
                 if self._seen is None and self.control.level == 0.0:
                     self.pipeline.reset()  # back after a loss: start the filters afresh
-                values = self.pipeline.update(s.raw, s.t)
+                self.pipeline.update(s.raw, s.t)
                 self._seen = s.t
-                if self.events is not None:
-                    self.events.log(t, "face", **{k: round(v, 4) for k, v in values.items()})
+                readings.append(Reading("face", dict(self.pipeline.values), "camera"))
         if self._seen is not None and now - self._seen > self.spec.lost_after:
             self._seen = None
-            if self.events is not None:
-                self.events.log(t, "face", lost=True)
+            readings.append(Reading("face", None, "camera"))
         self.features = self.pipeline.values if self._seen is not None else None
-        self.control.observe(self.features)
-        if display is not None and hasattr(display, "set_overlay"):
-            display.set_overlay(self.preview() if preview else None)
+        return [], readings
+
+    def overlay(self) -> np.ndarray | None:
+        """The camera picture with the landmarks, for the rehearsal screen."""
+        return self.preview()
 
     def health_sources(self) -> dict[str, Callable[[], PartHealth]]:
         """The camera's and the face tracker's health reports, by part name (the Stage polls
@@ -153,7 +155,7 @@ class FaceRig:
 
     # -- cues
     def cue(self, action: str, args: tuple) -> str:
-        """ "face" [0|1] (no argument: toggle) and "calibrate"; returns a line for the HUD."""
+        """ "calibrate": the performer's pose now is neutral; returns a line for the HUD."""
         if action == "calibrate":
             if self.pipeline.calibrate():
                 self.message = "face: neutral pose calibrated"
@@ -161,8 +163,7 @@ class FaceRig:
                 self.message = "face: no face to calibrate on"
             log.info(self.message)
             return self.message
-        self.message = self.control.toggle_cue(args)
-        return self.message
+        return ""
 
     # -- rehearsal
     def hud_lines(self) -> list[str]:
@@ -252,8 +253,9 @@ def crop(image: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray:
     return image[top : top + side, left : left + side]
 
 
-def open_face(stage: Any, models: Mapping[str, Any]) -> FaceRig | ReplayFace | None:
-    """The face for a Stage: its controller gets a FaceControl, the Stage a running FaceRig."""
+def open_face(stage: Any, models: Mapping[str, Any]) -> FaceRig | None:
+    """The face for a Stage: its controller gets a FaceControl, the Stage a running FaceRig
+    (None in a replay: the performance's face readings play instead)."""
     spec: FaceSpec | None = getattr(stage.show, "face", None)
     camera = getattr(stage.opts, "camera", None)
     performance = getattr(stage, "performance", None)
@@ -286,9 +288,9 @@ def open_face(stage: Any, models: Mapping[str, Any]) -> FaceRig | ReplayFace | N
     )
     control.switch(stage.controller.scene.face, 0.0)
     stage.controller.face = control
-    if performance is not None:  # a replay: the logged readings, no camera
-        return ReplayFace(control, performance, stage.events)
-    return FaceRig(spec, control, camera=camera, events=stage.events)
+    if performance is not None:  # a replay: the logged readings come from ReplayInput
+        return None
+    return FaceRig(spec, control, camera=camera)
 
 
 def check_face(show: Any) -> list[str]:

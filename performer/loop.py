@@ -24,14 +24,15 @@ from performer.engine import Engine, open_model
 from performer.face_rig import FaceRig, open_face
 from performer.frame_stats import FrameStats
 from performer.health import DEGRADED, FAILED, OK, Health, PartHealth, where_raised
+from performer.inputs import Inputs, Reading
 from performer.latent import orthonormal_directions
 from performer.osc_stage import OscLink, direction_addresses, take_path
 from performer.outputs import Output, Outputs
 from performer.record import EventLog, FrameLog, Recorder
-from performer.replay import Performance, check_target
+from performer.replay import Performance, ReplayInput, check_target
 from performer.show import Scene, Show, save_preset
 from performer.show_outputs import OutputEntry
-from performer.sources.keyboard import KEY_HELP, Keyboard
+from performer.sources.keyboard import Keyboard, KeyboardInput
 from performer.watchdog import ShutdownGuard, StallWatch
 
 log = logging.getLogger("stage")
@@ -121,6 +122,7 @@ class Stage:
         self.frame_log: FrameLog | None = None
         self.face: FaceRig | None = None
         self.osc: OscLink | None = None
+        self.inputs = Inputs()
         self.outputs = Outputs()
         self._shown: tuple[str, np.ndarray] | None = None  # model on screen, its last image
         self.health = Health()
@@ -162,7 +164,6 @@ class Stage:
         self.controller.direction_names = {
             name: list(m.directions)[: show.rehearsal.directions] for name, m in models.items()
         }
-        self.keyboard = Keyboard(show.rehearsal.nudge, show.rehearsal.directions)
         out = show.output
         self.size = (opts.width or out.width, opts.height or out.height)
         self.display = Display(
@@ -192,7 +193,13 @@ class Stage:
         self.last_cue_t = 0.0
         self._hud: list[str] = []
         self._hud_at = -1.0
+        if self.performance is not None:  # the performance's cues and face, and only those
+            self.inputs.add(ReplayInput(self.performance))
+        else:
+            keyboard = Keyboard(show.rehearsal.nudge, show.rehearsal.directions)
+            self.inputs.add(KeyboardInput(self.display, keyboard, help_lines=opts.rehearse))
         self.face = open_face(self, models)  # camera, tracker, mappings; None without [face]
+        self.inputs.add(self.face)
         if opts.osc_port is not None:
             self.show = show = dataclasses.replace(
                 show, osc=dataclasses.replace(show.osc, port=opts.osc_port)
@@ -201,6 +208,7 @@ class Stage:
         if show.osc.enabled and self.performance is None:
             dirs = direction_addresses(self.controller, show.rehearsal.directions)
             self.osc = OscLink(show, self.controller, self.display.param_specs, dirs)
+            self.inputs.add(self.osc)
 
     # -- cues
     def apply(self, cue: Cue, t: float) -> bool:
@@ -242,9 +250,21 @@ class Stage:
             self.save_point()
         elif cue.action == "record":
             self.set_recording(bool(cue.args[0]) if cue.args else self.recorder is None)
-        elif cue.action in ("face", "calibrate"):
-            self.message = self.face.cue(cue.action, cue.args) if self.face else "no [face] here"
+        elif cue.action == "face":
+            self.message = self.controller.toggle_face(cue.args)
+        elif cue.action == "calibrate":
+            face = self.face or self.inputs.get("replay")
+            self.message = face.cue("calibrate", ()) if face else "no [face] here"
         return True
+
+    def read(self, reading: Reading, t: float) -> None:
+        """An input's new reading: to the event log (a replay reads it back), then the
+        Controller."""
+        if self.events and reading.kind == "face":
+            f = reading.value
+            values = {"lost": True} if f is None else {k: round(v, 4) for k, v in f.items()}
+            self.events.log(t, "face", **values)
+        self.controller.read(reading.kind, reading.value)
 
     def set_follow(self, on: bool, t: float) -> None:
         """The show's auto-advance (`follow`): on in a show, paused in rehearsal until asked."""
@@ -308,8 +328,8 @@ class Stage:
             face=c.scene.face,
         )
         save_preset(self.show.rehearsal.presets, scene)
-        self.show = dataclasses.replace(self.show, scenes=self.show.scenes + (scene,))
-        c.show = self.show
+        c.add_scene(scene)
+        self.show = c.show
         self.message = f"saved {scene.name!r} to {self.show.rehearsal.presets.name}"
         log.info(self.message)
 
@@ -336,12 +356,7 @@ class Stage:
                 self.message,
                 *self.health.hud_lines(),
             ]
-            if self.face:
-                self._hud += self.face.hud_lines()
-            if self.opts.rehearse:
-                self._hud += KEY_HELP.splitlines()
-            if self.osc:
-                self._hud += self.osc.hud_lines()
+            self._hud += self.inputs.hud_lines()
         return self._hud
 
     def _follow_hud(self, t: float) -> str:
@@ -358,10 +373,7 @@ class Stage:
             "loop": self._loop_health,
             "engine": self.engine.health,
         }
-        if self.face is not None and hasattr(self.face, "health_sources"):
-            sources.update(self.face.health_sources())
-        if self.osc is not None and hasattr(self.osc, "health"):
-            sources["osc"] = self.osc.health
+        sources.update(self.inputs.health_sources())
         for name in ("recorder", "events", "frame_log"):
             part = getattr(self, name)
             if part is not None and hasattr(part, "health"):
@@ -500,19 +512,16 @@ class Stage:
         else:
             dt, r.t = (top - r.start - r.t if r.frame else 0.0), top - r.start
         t = r.t
-        keys = display.poll()
-        if self.performance is not None:  # the performance's cues, and only those
-            cues = self.performance.cues_until(t)
-        else:
-            cues = self.keyboard.events(keys) + self.keyboard.frame(dt)
-            if self.follow_on and self.show.follow and t - self.last_cue_t >= self.show.follow:
-                cues.append(Cue("next", (), "follow"))
-        if self.osc:  # right before the latent is stepped: shown in this very frame
-            cues += self.osc.drain()
+        # every input's news, right before the latent is stepped: shown in this very frame
+        cues, readings = self.inputs.poll(t, dt)
+        follow = self.show.follow
+        if self.performance is None and self.follow_on and follow and t - self.last_cue_t >= follow:
+            cues.append(Cue("next", (), "follow"))
         if display.should_close() or not all(self.apply(q, t) for q in cues):
             return False
-        if self.face:  # the newest face reading, before the latent steps
-            self.face.frame(t, display, self.hud_on)
+        for reading in readings:
+            self.read(reading, t)
+        display.set_overlay(self.inputs.overlay() if self.hud_on else None)
         z = c.step(dt)
         video = self.face.video(c.params()) if self.face else None
         infer = 0.0
@@ -627,7 +636,7 @@ class Stage:
     def close(self) -> None:
         """Close every part, the recording first (safe to call twice)."""
         self.stall.close()
-        parts = (self.recorder, self.events, self.frame_log, self.outputs, self.osc, self.face)
+        parts = (self.recorder, self.events, self.frame_log, self.outputs, self.inputs)
         for part in (*parts, self.engine, self.display):
             if part is not None:
                 try:

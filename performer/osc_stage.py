@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,15 @@ class OscLink:
         self._offenders: dict[str, float] = {}
         self._limited: dict[str, float] = {}
         self._reported = -float("inf")  # when the last report was made
+
+    name = "osc"
+
+    def poll(self, t: float, dt: float) -> tuple[list[Cue], list]:
+        """The Input protocol: the cues due now (see `drain`)."""
+        return self.drain(), []
+
+    def health_sources(self) -> dict[str, Callable[[], PartHealth]]:
+        return {"osc": self.health}
 
     @property
     def address(self) -> tuple[str, int] | None:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from performer.control import Cue
 from performer.health import OK, PartHealth
+from performer.inputs import Reading
 from performer.record import read_events
 
 log = logging.getLogger("stage.replay")
@@ -86,45 +86,34 @@ class Performance:
         return n, (self.faces[n - 1][1] if n else None)
 
 
-class ReplayFace:
-    """Stands in for the FaceRig in a replay: the logged features, no camera, no tracker."""
+class ReplayInput:
+    """A performance as the show's one input: its cues, and its face readings (logged again
+    by the replay's own event log: a replay replays). No camera, no tracker, no keys."""
 
-    tracker = None
+    name = "replay"
 
-    def __init__(self, control: Any, performance: Performance, events: Any = None) -> None:
-        self.control, self.performance, self.events = control, performance, events
-        self.features: dict[str, float] | None = None
-        self.message = ""
+    def __init__(self, performance: Performance) -> None:
+        self.performance = performance
         self._due = 0
 
-    @property
-    def present(self) -> bool:
-        return self.features is not None
-
-    def frame(self, t: float, display: Any = None, preview: bool = False) -> None:
-        due, self.features = self.performance.face_at(t)
-        if due != self._due and self.events is not None:  # logged again: a replay replays
-            f = self.features
-            self.events.log(t, "face", **(f if f is not None else {"lost": True}))
+    def poll(self, t: float, dt: float) -> tuple[list[Cue], list[Reading]]:
+        cues = self.performance.cues_until(t)
+        due, features = self.performance.face_at(t)
+        readings = [Reading("face", features, "replay")] if due != self._due else []
         self._due = due
-        self.control.observe(self.features)
+        return cues, readings
 
     def cue(self, action: str, args: tuple) -> str:
         if action == "calibrate":  # the logged features are already calibrated
-            self.message = "face: calibrated (as in the performance)"
-        else:
-            self.message = self.control.toggle_cue(args)
-        return self.message
+            return "face: calibrated (as in the performance)"
+        return ""
 
     def hud_lines(self) -> list[str]:
-        return [f"face replayed from {self.performance.path.name}"]
-
-    def video(self, params: Mapping[str, float]) -> None:
-        return None  # no camera pictures in the log: video scenes play their latent
+        return [f"replaying {self.performance.path.name}"]
 
     def health_sources(self) -> dict[str, Callable[[], PartHealth]]:
-        """No camera, no tracker: the face is the log's, and always well."""
-        return {"face": lambda: PartHealth(OK, f"replayed from {self.performance.path.name}")}
+        """No camera, no tracker: the performance's own readings, always well."""
+        return {"replay": lambda: PartHealth(OK, f"replayed from {self.performance.path.name}")}
 
     def close(self) -> None:
         pass

@@ -71,7 +71,7 @@ class Outputs:
                 self._fail(output, f"{type(e).__name__}: {e} at {where_raised(e)}")
 
     def _fail(self, output: Output, why: str) -> None:
-        log.error("output %s failed: %s; closed, the other outputs go on", output.name, why)
+        log.error("output %s failed: %s", output.name, why)
         self.failed[output.name] = why
         self.items.remove(output)
         try:
@@ -137,10 +137,11 @@ class FrameWorker:
                     log.info("output %s works again", self.name)
                     self.error = None
             except Exception as e:  # a frame that could not go: counted, the next may
+                first = self.error is None
+                self.error = str(e)  # (before the count: health never sees one without it)
                 self.errors += 1
-                if self.error is None:
+                if first:
                     log.error("output %s: %s (at %s)", self.name, e, where_raised(e))
-                self.error = str(e)
             self.send_s = time.perf_counter() - t0
 
     @property

@@ -6,10 +6,12 @@ held, at `nudge` latent units per second, so motion is smooth whatever the key-r
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from performer.control import Cue
 from performer.display import KeyEvent
+from performer.health import PartHealth
 
 NUDGE_UP = "qwertyui"  # + along directions 1..8
 NUDGE_DOWN = "asdfghjk"  # − along directions 1..8
@@ -73,3 +75,25 @@ class Keyboard:
             if k < self.directions:
                 cues.append(Cue("nudge", (k, sign * self.nudge_rate * dt), "key"))
         return cues
+
+
+class KeyboardInput:
+    """The keyboard as a show input: the display's key events (glfw delivers them on the main
+    thread) and held nudge keys, once a frame; the key map in the rehearsal HUD."""
+
+    name = "keyboard"
+
+    def __init__(self, display: Any, keyboard: Keyboard, help_lines: bool = False) -> None:
+        self.display, self.keyboard, self.help_lines = display, keyboard, help_lines
+
+    def poll(self, t: float, dt: float) -> tuple[list[Cue], list]:
+        return self.keyboard.events(self.display.poll()) + self.keyboard.frame(dt), []
+
+    def health_sources(self) -> dict[str, Callable[[], PartHealth]]:
+        return {}
+
+    def hud_lines(self) -> list[str]:
+        return KEY_HELP.splitlines() if self.help_lines else []
+
+    def close(self) -> None:
+        pass

@@ -207,11 +207,20 @@ def test_display_overlay_is_on_screen_not_in_the_output():
         assert d.read_screen()[-19:-9, -27:-9, 0].max() < 60
 
 
-def test_a_replayed_face_reports_itself_well(tmp_path):
-    from performer.replay import Performance, ReplayFace
+def test_a_replay_is_one_input_of_cues_and_face_readings(tmp_path):
+    from performer.replay import Performance, ReplayInput
 
     log = tmp_path / "take.events.jsonl"
-    log.write_text('{"t": 0.0, "kind": "face", "yaw": 1.0}\n{"t": 1.0, "kind": "end"}\n')
-    face = ReplayFace(control=None, performance=Performance(log))
-    report = face.health_sources()["face"]()
+    log.write_text(
+        '{"t": 0.0, "kind": "face", "yaw": 1.0}\n'
+        '{"t": 0.5, "kind": "cue", "action": "next", "args": [], "source": "osc"}\n'
+        '{"t": 0.8, "kind": "face", "lost": true}\n{"t": 1.0, "kind": "end"}\n'
+    )
+    replay = ReplayInput(Performance(log))
+    cues, readings = replay.poll(0.0, 0.0)
+    assert cues == [] and [(r.kind, r.value) for r in readings] == [("face", {"yaw": 1.0})]
+    assert replay.poll(0.1, 0.1) == ([], [])  # nothing new: no reading
+    cues, readings = replay.poll(0.9, 0.8)
+    assert [c.action for c in cues] == ["next"] and readings[0].value is None  # lost
+    report = replay.health_sources()["replay"]()
     assert report.state == "ok" and "take.events.jsonl" in report.detail

@@ -233,10 +233,33 @@ def test_readme_key_map_matches_the_code():
 def test_one_bad_frame_does_not_end_the_show(tmp_path, caplog):
     stage = open_stage(tiny_show(tmp_path), frames=30)
     calls = {"n": 0}
+    draw = stage.display.draw
+
+    def glitchy_draw(*args, **kw):
+        calls["n"] += 1
+        if calls["n"] in (6, 7):
+            raise RuntimeError("a glitch in the GL driver")
+        return draw(*args, **kw)
+
+    stage.display.draw = glitchy_draw
+    try:
+        summary = stage.run()
+    finally:
+        stage.close()
+    assert summary["frame_errors"] == 2 and summary["frames"] == 28  # two frames spent
+    failures = [r for r in caplog.records if "a frame failed" in r.getMessage()]
+    assert len(failures) == 1 and "test_loop.py" in failures[0].getMessage()  # once, where
+
+
+def test_an_input_that_raises_is_skipped_then_closed(tmp_path, caplog):
+    from performer.inputs import FAIL_FRAMES
+
+    stage = open_stage(tiny_show(tmp_path), frames=FAIL_FRAMES + 20)
+    calls = {"n": 0}
 
     def poll():
         calls["n"] += 1
-        if calls["n"] in (6, 7):
+        if calls["n"] in (3, 4) or calls["n"] > 10:
             raise RuntimeError("a glitch in the window system")
         return []
 
@@ -245,9 +268,11 @@ def test_one_bad_frame_does_not_end_the_show(tmp_path, caplog):
         summary = stage.run()
     finally:
         stage.close()
-    assert summary["frame_errors"] == 2 and summary["frames"] == 28  # two frames spent
-    failures = [r for r in caplog.records if "a frame failed" in r.getMessage()]
-    assert len(failures) == 1 and "test_loop.py" in failures[0].getMessage()  # once, where
+    assert summary["frames"] == FAIL_FRAMES + 20 and summary["frame_errors"] == 0  # played on
+    said = [r.getMessage() for r in caplog.records if r.name == "stage.inputs"]
+    assert said[0].startswith("input keyboard raised RuntimeError") and len(said) == 2
+    assert "failed" in said[1] and f"{FAIL_FRAMES} times in a row" in said[1]
+    assert summary["health"]["keyboard"]["state"] == "failed"
 
 
 def test_an_error_every_frame_ends_the_show_and_finalizes_the_recording(tmp_path):
@@ -259,13 +284,15 @@ def test_an_error_every_frame_ends_the_show_and_finalizes_the_recording(tmp_path
     original = Stage.run
 
     def failing_run(self):
-        def poll():
+        draw = self.display.draw
+
+        def failing_draw(*args, **kw):
             calls["n"] += 1
             if calls["n"] >= 6:
                 raise RuntimeError("the projector caught fire")
-            return []
+            return draw(*args, **kw)
 
-        self.display.poll = poll
+        self.display.draw = failing_draw
         return original(self)
 
     Stage.run = failing_run
