@@ -1,7 +1,9 @@
 """The show's output: a generator frame through a GLSL shader chain onto a window or offscreen.
 
 moderngl + glfw (or a headless EGL context); textures and framebuffers are made once and
-reused. Shader files are read and compiled by `performer.shaders`.
+reused. Shader files are read and compiled by `performer.shaders`. With a preview, the
+program window (the projector) gets the clean picture and a second window, sharing the GL
+context's objects, gets the picture with the HUD, the face preview and the status mark.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from time import perf_counter
+from typing import Any
 
 import glfw
 import moderngl
@@ -78,6 +81,45 @@ void main() { f_color = texture(u_texture, v_uv); }
 """
 
 
+PREVIEW_FIT = 960  # the preview's default size: the program's, scaled down to fit this
+
+
+@dataclass(frozen=True)
+class PreviewSpec:
+    """The operator's window beside the program window.
+
+    enabled: None opens it only with two or more monitors (`choose_preview`).
+    monitor: an index into glfw.get_monitors(); None is the first monitor that is not the
+    program's (the primary when there is only one). size: None is the program's size scaled
+    to fit PREVIEW_FIT. fullscreen: fullscreen on that monitor, else a window centred on it.
+    """
+
+    enabled: bool | None = None
+    monitor: int | None = None
+    size: tuple[int, int] | None = None
+    fullscreen: bool = False
+
+
+def choose_preview(monitors: int, asked: bool | None) -> bool:
+    """Whether to open the preview: as asked, or (asked None) only with 2+ monitors."""
+    return monitors >= 2 if asked is None else asked
+
+
+def preview_monitor(monitors: int, program: int, asked: int | None) -> int:
+    """The preview's monitor index: `asked` if given, else the first that is not the
+    program's (an out-of-range program index means the primary, 0); with one monitor, 0."""
+    if asked is not None:
+        return asked
+    program = program if 0 <= program < monitors else 0
+    return next((i for i in range(monitors) if i != program), 0)
+
+
+def preview_size(width: int, height: int, fit: int = PREVIEW_FIT) -> tuple[int, int]:
+    """The program's size scaled down (never up) so that its longer side is at most `fit`."""
+    scale = min(1.0, fit / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _fit(inner: tuple[int, int], outer: tuple[int, int]) -> tuple[int, int, int, int]:
     """Viewport (x, y, w, h) of `inner`'s aspect ratio, as large as fits, centred in `outer`."""
     scale = min(outer[0] / inner[0], outer[1] / inner[1])
@@ -102,7 +144,12 @@ class Display:
         monitor: int = 0,
         vsync: bool = True,
         effects_scale: float = 0.0,
+        preview: PreviewSpec | None = None,
+        program_status: bool | None = None,
     ) -> None:
+        """`preview`: the operator's window (ignored headless; see PreviewSpec).
+        `program_status`: the status mark on the program window too; None: only when no
+        preview is open (the preview always gets it)."""
         if width < 1 or height < 1:
             raise ValueError(f"display size must be positive, got {width}x{height}")
         self.width, self.height = width, height
@@ -142,36 +189,90 @@ class Display:
         self._screen_size = (width, height)
         self._events: list[KeyEvent] = []
         self._windowed_rect = (0, 0, width, height)
+        self._preview: Any = None  # the operator's glfw window, sharing the program's objects
+        self._preview_vao: moderngl.VertexArray | None = None  # VAOs are not shared
+        self._preview_size = (0, 0)
+        self.program_status = program_status  # may be changed between frames
+        if headless and preview is not None:
+            log.debug("headless: no preview window")
+            preview = None
         try:
             if headless:
                 self._ctx = moderngl.create_standalone_context(backend="egl", require=330)
             else:
-                self._open_window(title, vsync)
+                preview = self._open_window(title, vsync, preview)
                 self._ctx = moderngl.create_context(require=330)
             with self._current():
                 self._setup_gl()
+                if preview is not None:
+                    self._open_preview(f"{title} (preview)", preview)
             if fullscreen:
                 self.toggle_fullscreen()
+            if self._preview is not None:
+                glfw.focus_window(self._preview)  # where the operator types
         except BaseException:
             self.close()
             raise
 
     # -- setup ---------------------------------------------------------------------------
 
-    def _open_window(self, title: str, vsync: bool) -> None:
+    def _open_window(
+        self, title: str, vsync: bool, preview: PreviewSpec | None
+    ) -> PreviewSpec | None:
+        """The program window; returns `preview` if it is to be opened too, else None."""
         if not glfw.init():
             raise RuntimeError("glfw.init() failed: is there a display (DISPLAY / Wayland)?")
         self._glfw_inited = True
+        if preview is not None and not choose_preview(self._monitor_count(), preview.enabled):
+            log.debug("fewer than two monitors: no preview window unless it is asked for")
+            preview = None
         glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
         glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
         glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
         glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
+        # With a preview the operator clicks into it: a fullscreen program must stay up.
+        glfw.window_hint(glfw.AUTO_ICONIFY, preview is None)
         self._window = glfw.create_window(self.width, self.height, title, None, None)
         if not self._window:
             raise RuntimeError("glfw could not open a window with an OpenGL 3.3 core context")
         glfw.make_context_current(self._window)
         glfw.swap_interval(1 if vsync else 0)
         glfw.set_key_callback(self._window, self._on_key)
+        return preview
+
+    @staticmethod
+    def _monitor_count() -> int:
+        return len(glfw.get_monitors() or [])
+
+    def _open_preview(self, title: str, spec: PreviewSpec) -> None:
+        """The second window: its context shares the program's textures and programs; it
+        gets its own blit VAO. Never vsynced (the program's swap paces the show)."""
+        w, h = spec.size or preview_size(self.width, self.height)
+        window = glfw.create_window(w, h, title, None, self._window)
+        if not window:
+            raise RuntimeError("glfw could not open the preview window")
+        self._preview = window
+        glfw.set_key_callback(window, self._on_key)
+        with self._on(window):
+            glfw.swap_interval(0)
+            self._preview_vao = self._ctx.vertex_array(self._blit, [])
+        index = preview_monitor(self._monitor_count(), self.monitor, spec.monitor)
+        log.info("preview window on monitor %d (the program's: %d)", index, self.monitor)
+        monitor = self._find_monitor(index)
+        if monitor and spec.fullscreen:
+            self._fullscreen_on(window, monitor)
+        elif monitor:
+            x, y, mw, mh = glfw.get_monitor_workarea(monitor)
+            glfw.set_window_pos(window, x + max(0, (mw - w) // 2), y + max(0, (mh - h) // 2))
+
+    @contextmanager
+    def _on(self, window: Any) -> Iterator[None]:
+        """`window`'s GL context current (same moderngl objects), then the program's again."""
+        glfw.make_context_current(window)
+        try:
+            yield
+        finally:
+            glfw.make_context_current(self._window)
 
     def _setup_gl(self) -> None:
         ctx = self._ctx
@@ -319,11 +420,13 @@ class Display:
                 program.set_uniforms(params, time, size, source_size)
                 program.vao.render(moderngl.TRIANGLES, vertices=3)
                 source, source_size = target.color_attachments[0], size
-            self._draw_screen(hud, status)
+            self._draw_screens(hud, status)
             t2 = perf_counter()
         return {"upload": t1 - t0, "draw": t2 - t1}
 
-    def _draw_screen(self, hud: Sequence[str] | None, status: str | None = None) -> None:
+    def _draw_screens(self, hud: Sequence[str] | None, status: str | None) -> None:
+        """The program window (or headless screen), then the preview: the operator's view
+        (HUD, overlay, status mark) goes to the preview when there is one."""
         ctx = self._ctx
         assert ctx is not None
         if self._window is not None:
@@ -332,10 +435,40 @@ class Display:
         else:
             assert self._screen is not None
             screen = self._screen
-        fw, fh = self._screen_size
+        preview = self._preview is not None
+        program_status = not preview if self.program_status is None else self.program_status
+        self._paint(
+            screen,
+            self._screen_size,
+            self._blit_vao,
+            None if preview else hud,
+            status if program_status else None,
+            overlay=not preview,
+            copy=True,
+        )
+        if preview:
+            with self._on(self._preview):
+                self._preview_size = glfw.get_framebuffer_size(self._preview)
+                self._paint(ctx.screen, self._preview_size, self._preview_vao, hud, status)
+
+    def _paint(
+        self,
+        screen: moderngl.Framebuffer,
+        size: tuple[int, int],
+        vao: moderngl.VertexArray,
+        hud: Sequence[str] | None,
+        status: str | None,
+        overlay: bool = True,
+        copy: bool = False,
+    ) -> None:
+        """The output letterboxed into `screen` (`size` pixels), then what is asked over it.
+        `copy`: a framebuffer copy where the sizes match — only in the output's own context:
+        framebuffers are not shared between contexts (Mesa shares them; the spec does not)."""
+        ctx = self._ctx
+        fw, fh = size
         if fw < 1 or fh < 1:  # minimised
             return
-        if (fw, fh) == (self.width, self.height):  # a plain copy (software GL: far cheaper)
+        if copy and (fw, fh) == (self.width, self.height):  # software GL: far cheaper
             ctx.copy_framebuffer(screen, self._output)
             screen.use()
         else:  # letterbox the output into the window
@@ -343,18 +476,18 @@ class Display:
             screen.clear(0.0, 0.0, 0.0, 1.0, viewport=(0, 0, fw, fh))
             ctx.viewport = _fit((self.width, self.height), (fw, fh))
             self._output.color_attachments[0].use(0)
-            self._blit_vao.render(moderngl.TRIANGLES, vertices=3)
-        if self._overlay is not None:
-            self._draw_overlay(ctx, fw)
+            vao.render(moderngl.TRIANGLES, vertices=3)
+        if overlay and self._overlay is not None:
+            self._draw_overlay(ctx, fw, vao)
         if hud:
             self._hud_tex = self._text(self._hud, self._hud_tex, hud)
             w, h = self._hud_tex.size
-            self._blend(self._hud_tex, (0, fh - h, w, h))
+            self._blend(self._hud_tex, (0, fh - h, w, h), vao)
         if status:
             self._mark_tex = self._text(self._mark, self._mark_tex, [status])
             w, h = self._mark_tex.size
             box_w = self._mark.box[0]
-            self._blend(self._mark_tex, (max(0, fw - box_w - 4), fh - h - 4, w, h))
+            self._blend(self._mark_tex, (max(0, fw - box_w - 4), fh - h - 4, w, h), vao)
 
     def _text(
         self, hud: Hud, tex: moderngl.Texture | None, lines: Sequence[str]
@@ -371,24 +504,32 @@ class Display:
             tex.write(image)
         return tex
 
-    def _blend(self, tex: moderngl.Texture, viewport: tuple[int, int, int, int]) -> None:
+    def _blend(
+        self,
+        tex: moderngl.Texture,
+        viewport: tuple[int, int, int, int],
+        vao: moderngl.VertexArray,
+    ) -> None:
         ctx = self._ctx
         ctx.viewport = viewport
         ctx.enable(moderngl.BLEND)
         ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
         tex.use(0)
-        self._blit_vao.render(moderngl.TRIANGLES, vertices=3)
+        vao.render(moderngl.TRIANGLES, vertices=3)
         ctx.disable(moderngl.BLEND)
 
     # -- read back / window ------------------------------------------------------------------
 
     def set_overlay(self, image: np.ndarray | None) -> None:
-        """A small RGB picture (row 0 = top) drawn at the screen's bottom right after the next
-        draws, never into the show output; None removes it. Re-uploaded only when it changes."""
+        """A small RGB picture (row 0 = top) drawn at the bottom right of the screen (of the
+        preview, when there is one) after the next draws, never into the show output; None
+        removes it. Re-uploaded only when it changes."""
         if image is not self._overlay:
             self._overlay, self._overlay_new = image, image is not None
 
-    def _draw_overlay(self, ctx: moderngl.Context, screen_w: int) -> None:
+    def _draw_overlay(
+        self, ctx: moderngl.Context, screen_w: int, vao: moderngl.VertexArray
+    ) -> None:
         image = self._overlay
         assert image is not None
         h, w = image.shape[:2]
@@ -401,7 +542,7 @@ class Display:
             self._overlay_new = False
         ctx.viewport = (max(0, screen_w - w - 8), 8, w, h)  # bottom right, clear of the HUD
         self._overlay_tex.use(0)
-        self._blit_vao.render(moderngl.TRIANGLES, vertices=3)
+        vao.render(moderngl.TRIANGLES, vertices=3)
 
     def read_later(self, tag: object = None) -> list[tuple[np.ndarray, object]]:
         """Start reading the show output back without waiting for it (pixel-buffer objects);
@@ -430,20 +571,41 @@ class Display:
         return np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3)[::-1].copy()
 
     def read_screen(self) -> np.ndarray:
-        """What the screen shows after the last draw (window: read before present())."""
+        """What the program window (or headless screen) shows after the last draw (window:
+        read before present())."""
         w, h = self._screen_size
         with self._current():
             fbo = self._screen if self._screen is not None else self._ctx.screen  # type: ignore[union-attr]
             data = fbo.read(viewport=(0, 0, w, h), components=3)
         return np.frombuffer(data, np.uint8).reshape(h, w, 3)[::-1].copy()
 
+    def read_preview(self) -> np.ndarray:
+        """What the preview window shows after the last draw (read before present())."""
+        if self._preview is None:
+            raise RuntimeError("no preview window is open")
+        w, h = self._preview_size
+        with self._current(), self._on(self._preview):
+            data = self._ctx.screen.read(viewport=(0, 0, w, h), components=3)  # type: ignore[union-attr]
+        return np.frombuffer(data, np.uint8).reshape(h, w, 3)[::-1].copy()
+
+    @property
+    def has_preview(self) -> bool:
+        """True while the preview window is open."""
+        return self._preview is not None
+
     def present(self) -> None:
-        """Swap buffers (window); nothing headless."""
-        if self._window is not None and not self._closed:
-            glfw.swap_buffers(self._window)
+        """Swap buffers (the preview's, then the program's, which waits for vsync); nothing
+        headless."""
+        if self._window is None or self._closed:
+            return
+        if self._preview is not None:
+            with self._on(self._preview):  # EGL (Wayland) swaps only the current context
+                glfw.swap_buffers(self._preview)
+        glfw.swap_buffers(self._window)
 
     def poll(self) -> list[KeyEvent]:
-        """Process window events; the key events queued since the last call."""
+        """Process window events; the key events (of both windows) queued since the last
+        call."""
         if self._window is None or self._closed:
             return []
         glfw.poll_events()
@@ -457,11 +619,16 @@ class Display:
             self._events.append(KeyEvent(name, names, _ACTIONS[action]))
 
     def should_close(self) -> bool:
-        """True once the window's close button was pressed; never headless."""
-        return self._window is not None and bool(glfw.window_should_close(self._window))
+        """True once a window's close button (the program's or the preview's) was pressed;
+        never headless."""
+        return any(
+            w is not None and bool(glfw.window_should_close(w))
+            for w in (self._window, self._preview)
+        )
 
     def toggle_fullscreen(self) -> None:
-        """Window <-> fullscreen on the configured monitor; nothing headless."""
+        """The program window: window <-> fullscreen on the configured monitor; nothing
+        headless."""
         if self._window is None or self._closed:
             return
         window = self._window
@@ -469,24 +636,32 @@ class Display:
             x, y, w, h = self._windowed_rect
             glfw.set_window_monitor(window, None, x, y, w, h, 0)
             return
-        monitors = glfw.get_monitors() or []
-        if 0 <= self.monitor < len(monitors):
-            monitor = monitors[self.monitor]
-        else:
-            log.warning(
-                "monitor %d out of range (%d connected): using the primary monitor",
-                self.monitor,
-                len(monitors),
-            )
-            monitor = glfw.get_primary_monitor()
+        monitor = self._find_monitor(self.monitor)
         if not monitor:
             log.warning("no monitor found: staying windowed")
             return
+        self._windowed_rect = (*glfw.get_window_pos(window), *glfw.get_window_size(window))
+        self._fullscreen_on(window, monitor)
+
+    @staticmethod
+    def _find_monitor(index: int) -> Any:
+        """glfw's monitor `index`, or the primary (with a warning) when out of range."""
+        monitors = glfw.get_monitors() or []
+        if 0 <= index < len(monitors):
+            return monitors[index]
+        log.warning(
+            "monitor %d out of range (%d connected): using the primary monitor",
+            index,
+            len(monitors),
+        )
+        return glfw.get_primary_monitor()
+
+    @staticmethod
+    def _fullscreen_on(window: Any, monitor: Any) -> None:
         mode = glfw.get_video_mode(monitor)
         if not mode:
             log.warning("the monitor reports no video mode: staying windowed")
             return
-        self._windowed_rect = (*glfw.get_window_pos(window), *glfw.get_window_size(window))
         glfw.set_window_monitor(
             window, monitor, 0, 0, mode.size.width, mode.size.height, mode.refresh_rate
         )
@@ -523,7 +698,7 @@ class Display:
     # -- teardown ------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Release GL objects, destroy the window, terminate glfw; safe to call twice."""
+        """Release GL objects, destroy the windows, terminate glfw; safe to call twice."""
         if self._closed:
             return
         try:
@@ -536,14 +711,19 @@ class Display:
         finally:
             self._closed = True
             self._ctx = None
-            if self._window is not None:
-                glfw.destroy_window(self._window)
-                self._window = None
+            for window in (self._preview, self._window):
+                if window is not None:
+                    glfw.destroy_window(window)
+            self._preview = self._window = None
             if self._glfw_inited:
                 glfw.terminate()
                 self._glfw_inited = False
 
     def _release_gl(self) -> None:
+        if self._preview_vao is not None:
+            with self._on(self._preview):
+                self._preview_vao.release()
+            self._preview_vao = None
         if self._readback is not None:
             self._readback.release()
             self._readback = None

@@ -10,9 +10,11 @@ import math
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 
+from performer.health import OK, PartHealth
 from performer.sources.osc import RateLimitedLog
 
 log = logging.getLogger("stage.feedback")
@@ -170,3 +172,41 @@ class Feedback:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+
+
+class FeedbackOutput:
+    """OSC feedback as a show output: after every frame, the scene and cue (on change), fps
+    (once a second) and the face; health reports when the loop asks (`send_health`)."""
+
+    name = "feedback"
+    wants_pixels = False
+
+    def __init__(self, feedback: Feedback) -> None:
+        self.feedback = feedback
+
+    def open(self, size: tuple[int, int], fps: float) -> None:
+        pass
+
+    def present(self, frame: Any) -> None:
+        info = frame.info
+        self.feedback.state(
+            info["scene"],
+            info["scene_name"],
+            info["cue"],
+            tempo=info["tempo"],
+            blackout=info["blackout"],
+            record=info["record"],
+        )
+        self.feedback.fps(info["fps"])
+        self.feedback.face(info["face_present"], info["face_features"])
+
+    def send(self, address: str, *args: object) -> None:
+        self.feedback.send(address, *args)
+
+    def health(self) -> PartHealth:
+        """Always ok: UDP feedback to a patch that is not listening is not a fault."""
+        fb = self.feedback
+        return PartHealth(OK, "", {"sent": fb.sent, "unsent": fb.failed})
+
+    def close(self) -> None:
+        self.feedback.close()

@@ -22,12 +22,13 @@ from performer.control import Controller, Cue
 from performer.display import Display
 from performer.engine import Engine, open_model
 from performer.face_rig import FaceRig, open_face
+from performer.feedback import Feedback, FeedbackOutput
 from performer.frame_stats import FrameStats
 from performer.health import DEGRADED, FAILED, OK, Health, PartHealth, where_raised
 from performer.inputs import Inputs, Reading
 from performer.latent import orthonormal_directions
 from performer.osc_stage import OscLink, direction_addresses, take_path
-from performer.outputs import Output, Outputs
+from performer.outputs import Frame, Output, Outputs
 from performer.record import EventLog, FrameLog, Recorder
 from performer.replay import Performance, ReplayInput, check_target
 from performer.show import Scene, Show, save_preset
@@ -123,6 +124,7 @@ class Stage:
         self.face: FaceRig | None = None
         self.osc: OscLink | None = None
         self.inputs = Inputs()
+        self.feedback: FeedbackOutput | None = None
         self.outputs = Outputs()
         self._shown: tuple[str, np.ndarray] | None = None  # model on screen, its last image
         self.health = Health()
@@ -178,14 +180,16 @@ class Stage:
             vsync=out.vsync,
             effects_scale=out.effects_scale,
         )
+        self.outputs = Outputs(make_outputs(show, opts))
+        self.outputs.open(self.size, out.fps)
         if opts.record:
             self.recorder = self._recorder(opts.record)
+            self.outputs.add(self.recorder)
             self.events = EventLog(opts.record.with_suffix(".events.jsonl"))
             self.events.log(0.0, "start", show=show.path.resolve(), size=list(self.size))
         if opts.frame_log:
             self.frame_log = FrameLog(opts.frame_log)
-        self.outputs = Outputs(make_outputs(show, opts))
-        self.outputs.open(self.size, out.fps)
+            self.outputs.add(self.frame_log)
         self.stats = FrameStats(budget=1.0 / out.fps)
         self.hud_on = opts.rehearse
         self.follow_on = not opts.rehearse  # rehearsal stays where the artist puts it
@@ -209,6 +213,13 @@ class Stage:
             dirs = direction_addresses(self.controller, show.rehearsal.directions)
             self.osc = OscLink(show, self.controller, self.display.param_specs, dirs)
             self.inputs.add(self.osc)
+            spec = show.osc
+            if spec.feedback:
+                feedback = Feedback(
+                    spec.feedback_host, spec.feedback_port, spec.face_features, spec.faceosc
+                )
+                self.feedback = FeedbackOutput(feedback)
+                self.outputs.add(self.feedback)
 
     # -- cues
     def apply(self, cue: Cue, t: float) -> bool:
@@ -281,9 +292,11 @@ class Stage:
         if on and self.recorder is None:
             path = take_path(self.opts.record, self.show.path)
             self.recorder = self._recorder(path)
+            self.outputs.add(self.recorder)
             self.message = f"recording {path}"
         elif not on and self.recorder is not None:
-            self._flush_recording()
+            self._flush_pictures()
+            self.outputs.remove(self.recorder)
             self.recorder.close()
             self.message, self.recorder = f"recorded {self.recorder.path}", None
         else:
@@ -301,15 +314,12 @@ class Stage:
             verbose=self.opts.verbose,
         )
 
-    def _flush_recording(self) -> None:
-        """The frames still being read back go to the recording (before it closes)."""
+    def _flush_pictures(self) -> None:
+        """The frames still being read back go to the picture outputs (before they close)."""
         if self.display is None:
             return
-        pending = self.display.read_pending()
-        for pixels, shown_at in pending:
-            if self.recorder is not None:
-                self.recorder.write(pixels, shown_at)
-            self.outputs.present(pixels, shown_at)
+        for pixels, (index, shown_at) in self.display.read_pending():
+            self.outputs.present(Frame(index, shown_at, pixels))
 
     def save_point(self) -> None:
         c = self.controller
@@ -374,10 +384,8 @@ class Stage:
             "engine": self.engine.health,
         }
         sources.update(self.inputs.health_sources())
-        for name in ("recorder", "events", "frame_log"):
-            part = getattr(self, name)
-            if part is not None and hasattr(part, "health"):
-                sources[name] = part.health
+        if self.events is not None:
+            sources["events"] = self.events.health
         if self.recorder is not None or self.events is not None:
             sources["disk"] = self._disk_health
         sources.update(self.outputs.health_sources())
@@ -433,7 +441,7 @@ class Stage:
         self._health_at = now
         before = {n: (p.state, p.detail) for n, p in self.health.parts.items()}
         self.health.poll(self.health_sources())
-        feedback = self.osc.feedback if self.osc is not None else None
+        feedback = self.feedback
         if feedback is None:
             return
         if now - self._feedback_at >= FEEDBACK_EVERY:
@@ -487,7 +495,7 @@ class Stage:
             log.info("interrupted: finishing the recording and closing")
         finally:
             self.stall.pause()
-            self._flush_recording()
+            self._flush_pictures()
             if self.events:  # where the performance ended, for a replay
                 self.events.log(r.t, "end")
         self.poll_health(time.perf_counter(), force=True)
@@ -559,33 +567,19 @@ class Stage:
                 image = crossfade(r.xfade_from, image, u)
         status = self.health.mark() if self.show.output.status else None
         timings = display.draw(image, c.params(), t, self.hud(t), status=status)
-        if self.recorder or self.outputs:  # read back a frame or two later: never waits
-            for pixels, shown_at in display.read_later(t):
-                if self.recorder:
-                    self.recorder.write(pixels, shown_at)
-                self.outputs.present(pixels, shown_at)
+        if self.outputs.wants_pixels:  # read back a frame or two later: the loop never waits
+            for pixels, (index, shown_at) in display.read_later((r.frame, t)):
+                self.outputs.present(Frame(index, shown_at, pixels))
         display.present()
         self.stall.presented()
         self.stats.rest.append(time.perf_counter() - top - infer)
-        if self.osc:
-            self.osc.presented(c, self.face, recording=self.recorder is not None)
         now = time.perf_counter()
+        self.inputs.presented(now)
         interval = None if r.frame == 0 or opts.offline else now - r.prev_present
         upload, draw = timings.get("upload", 0.0), timings.get("draw", 0.0)
         self.stats.add(now - top, interval, upload, draw, infer)
-        if self.frame_log is not None:
-            recorded = self.recorder.frames_written if self.recorder else None
-            self.frame_log.row(
-                r.frame,
-                t,
-                now - top,
-                interval,
-                infer,
-                c.scene.name,
-                r.shown_model,
-                r.xfade_from is not None,
-                recorded,
-            )
+        info = self._frame_info(r, work=now - top, interval=interval, infer=infer)
+        self.outputs.present(Frame(r.frame, t, None, info))
         r.prev_present = now
         r.frame += 1
         r.failing = 0
@@ -598,6 +592,26 @@ class Stage:
             elif r.deadline > now:
                 time.sleep(r.deadline - now)
         return True
+
+    def _frame_info(self, r: _Run, **timings: float | None) -> dict:
+        """What the state outputs (frame log, OSC feedback) are told about a frame."""
+        c = self.controller
+        face = None if c.face is None else c.face_features
+        return {
+            **timings,
+            "scene": c.scene_index,
+            "scene_name": c.scene.name,
+            "cue": c.cue_index,
+            "model": r.shown_model,
+            "crossfade": r.xfade_from is not None,
+            "tempo": round(c.auto.tempo.bpm, 2),
+            "blackout": int(c.auto.blacked_out),
+            "record": int(self.recorder is not None),
+            "recorded": self.recorder.frames_written if self.recorder else None,
+            "fps": self.stats.recent_fps(),
+            "face_present": None if c.face is None else face is not None,
+            "face_features": face,
+        }
 
     def _frame_failed(self, e: Exception, r: _Run) -> None:
         """A frame raised: log it (once per place), keep the last picture and go on; a frame
@@ -636,7 +650,7 @@ class Stage:
     def close(self) -> None:
         """Close every part, the recording first (safe to call twice)."""
         self.stall.close()
-        parts = (self.recorder, self.events, self.frame_log, self.outputs, self.inputs)
+        parts = (self.recorder, self.events, self.outputs, self.inputs)
         for part in (*parts, self.engine, self.display):
             if part is not None:
                 try:

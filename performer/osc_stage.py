@@ -1,7 +1,8 @@
-"""The Stage's OSC link: receiver, address space and feedback, drained and told once a frame.
+"""The Stage's OSC input: receiver and address space, drained once a frame (OSC feedback, the
+other direction, is an output: performer/feedback.py).
 
-`Stage` calls `drain()` right before it steps the latent (so a cue shows in the very next
-frame) and `presented()` after each frame; this module keeps that to a few lines there.
+As an Input, `poll()` drains the cues right before the latent steps (so a cue shows in the very
+next frame); `presented()` after each frame measures how long they took to reach the picture.
 `health()` says how OSC in is doing: failed (not listening, or its thread dead), degraded
 (input dropped or senders rate-limited in the last HEALTH_WINDOW seconds) or ok.
 """
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from performer.control import Controller, Cue
-from performer.feedback import Feedback
 from performer.health import DEGRADED, FAILED, OK, PartHealth
 from performer.osc_space import AddressSpace
 from performer.shaders import ParamSpec
@@ -70,14 +70,8 @@ class OscLink:
                 spec.port,
                 e.strerror or e,
             )
-        self.feedback = (
-            Feedback(spec.feedback_host, spec.feedback_port, spec.face_features, spec.faceosc)
-            if spec.feedback
-            else None
-        )
         self._pending: list[float] = []
         self.latency: deque[float] = deque(maxlen=20000)  # receive → presented, seconds
-        self._presents: deque[float] = deque(maxlen=61)
         # drops as health reports see them: (when seen, counter), and who sent them, when seen
         self._drops_seen = dict.fromkeys(DROPPED, 0)  # counters at the last report
         self._drops: deque[tuple[float, str]] = deque()
@@ -109,36 +103,13 @@ class OscLink:
         self._pending += [received for _, received in items]
         return [cue for cue, _ in items]
 
-    def presented(
-        self,
-        controller: Controller,
-        face: Any = None,
-        recording: bool = False,
-        now: float | None = None,
-    ) -> None:
-        """After a frame is presented: cue latencies, then feedback. `face` is anything with
-        `present` and `features` (a plain dict of name → float), e.g. face_rig.FaceRig."""
+    def presented(self, now: float | None = None) -> None:
+        """After a frame is presented: the cues drained for it have reached the picture
+        (receive → presented latencies, for the HUD and bench/osc.py)."""
         now = time.perf_counter() if now is None else now
         for received in self._pending:
             self.latency.append(now - received)
         self._pending.clear()
-        self._presents.append(now)
-        if self.feedback is None:
-            return
-        span = self._presents[-1] - self._presents[0]
-        fps = (len(self._presents) - 1) / span if span > 0 else 0.0
-        c = controller
-        self.feedback.state(
-            c.scene_index,
-            c.scene.name,
-            c.cue_index,
-            tempo=round(c.auto.tempo.bpm, 2),
-            blackout=int(c.auto.blacked_out),
-            record=int(recording),
-        )
-        self.feedback.fps(fps)
-        if face is not None:
-            self.feedback.face(bool(face.present), getattr(face, "features", None))
 
     def hud_lines(self, now: float | None = None) -> list[str]:
         """The HUD's OSC block: where it listens, counts, and the last messages."""
@@ -218,11 +189,9 @@ class OscLink:
         return PartHealth(DEGRADED, detail, figures)
 
     def close(self) -> None:
-        """Stop the receiver, close the feedback socket; safe to call twice."""
+        """Stop the receiver; safe to call twice."""
         if self.receiver is not None:
             self.receiver.close()
-        if self.feedback is not None:
-            self.feedback.close()
 
 
 def _names(senders: list[str], most: int = 4) -> str:

@@ -270,6 +270,16 @@ class Recorder:
                 f" (does {self.path.parent} exist and is it writable?)"
             ) from e
 
+    # -- the Output protocol (performer/outputs): the recording is a picture output
+    name = "recorder"
+    wants_pixels = True
+
+    def open(self, size: tuple[int, int], fps: float) -> None:
+        """Opened when made (a take starts at once)."""
+
+    def present(self, frame: Any) -> None:
+        self.write(frame.pixels, frame.t)
+
     # -- the caller's side: never blocks (unless drop_when_full is False), never raises OSError
     def write(self, frame: np.ndarray, t: float | None = None) -> bool:
         """Queue one HxWx3 RGB frame (uint8, or float in [0, 1]; resized to `size` if need
@@ -674,6 +684,27 @@ class FrameLog(_StoppingFile):
         )
         if self._write(values, flush=frame % 60 == 0):
             self.rows += 1
+
+    # -- the Output protocol (performer/outputs): a state output, one row per presented frame
+    name = "frame_log"
+    wants_pixels = False
+
+    def open(self, size: tuple[int, int], fps: float) -> None:
+        """Opened when made."""
+
+    def present(self, frame: Any) -> None:
+        i = frame.info
+        self.row(
+            frame.index,
+            frame.t,
+            i["work"],
+            i["interval"],
+            i["infer"],
+            i["scene_name"],
+            i["model"],
+            i["crossfade"],
+            i["recorded"],
+        )
 
     def _write(self, values: tuple, flush: bool) -> bool:
         if self._file.closed:

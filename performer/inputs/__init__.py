@@ -112,6 +112,13 @@ class Inputs:
     def hud_lines(self) -> list[str]:
         return [line for item in self.items for line in item.hud_lines()]
 
+    def presented(self, now: float) -> None:
+        """A frame was presented: inputs that measure cue-to-picture latency note it."""
+        for item in self.items:
+            presented = getattr(item, "presented", None)
+            if presented is not None:
+                presented(now)
+
     def overlay(self) -> np.ndarray | None:
         """The first small picture an input offers for the rehearsal screen (face preview)."""
         for item in self.items:

@@ -1,9 +1,11 @@
 """Where the show's frames go besides the screen: one small protocol for every output.
 
-An `Output` is opened with the show's size and rate, gets every frame as CPU pixels with its
-show time (`present`, called on the render thread: it must return at once — an output that
-needs time does its work on its own thread and drops what it cannot take), reports its
-`health()`, and is closed on every exit path (safe to call twice). `Outputs` fans the frames
+An `Output` is opened with the show's size and rate and gets every frame (`present`, called on
+the render thread: it must return at once — an output that needs time does its work on its own
+thread and drops what it cannot take). A picture output (`wants_pixels = True`: recorder, NDI,
+virtual camera) gets the frame's pixels, read back a frame or two after the present; a state
+output (frame log, OSC feedback) gets every frame's facts right after the present. It reports
+its `health()` and is closed on every exit path (safe to call twice). `Outputs` fans the frames
 out: an output that raises is closed and reported failed; the others go on.
 
 Adding an output is a module in this folder and a show-file section (`[[outputs]]`).
@@ -14,8 +16,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
-from typing import Protocol
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -29,14 +32,27 @@ class OutputUnavailable(RuntimeError):
     is one line saying what to install or do. The show goes on with its other outputs."""
 
 
+@dataclass(frozen=True)
+class Frame:
+    """One presented frame: its number and show time; `pixels` (HxWx3 uint8 RGB, row 0 = top)
+    for picture outputs, None for state outputs; `info` the loop's facts about it (scene,
+    model, cue, timings …: see `Stage._frame_info`)."""
+
+    index: int
+    t: float
+    pixels: np.ndarray | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+
 class Output(Protocol):
     """A place the show's frames go (see the module's docstring)."""
 
     name: str
+    wants_pixels: bool
 
     def open(self, size: tuple[int, int], fps: float) -> None: ...
 
-    def present(self, pixels: np.ndarray, t: float) -> None: ...
+    def present(self, frame: Frame) -> None: ...
 
     def health(self) -> PartHealth: ...
 
@@ -60,13 +76,32 @@ class Outputs:
             except Exception as e:
                 self._fail(output, f"cannot open: {e}")
 
+    def add(self, output: Output) -> None:
+        """An output that joins a running show (already open), e.g. a recording take."""
+        self.failed.pop(output.name, None)
+        self.items.append(output)
+
+    def remove(self, output: Output) -> None:
+        """Take an output out (its owner closes it)."""
+        if output in self.items:
+            self.items.remove(output)
+
     def __bool__(self) -> bool:
         return bool(self.items)
 
-    def present(self, pixels: np.ndarray, t: float) -> None:
+    @property
+    def wants_pixels(self) -> bool:
+        """Whether any output takes pixels (the loop reads the picture back only then)."""
+        return any(getattr(o, "wants_pixels", False) for o in self.items)
+
+    def present(self, frame: Frame) -> None:
+        """To the picture outputs when `frame` has pixels, else to the state outputs."""
+        pixels = frame.pixels is not None
         for output in list(self.items):
+            if getattr(output, "wants_pixels", False) != pixels:
+                continue
             try:
-                output.present(pixels, t)
+                output.present(frame)
             except Exception as e:
                 self._fail(output, f"{type(e).__name__}: {e} at {where_raised(e)}")
 

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from performer.health import OFF, OK, PartHealth
-from performer.outputs import FrameWorker, OutputUnavailable
+from performer.outputs import Frame, FrameWorker, OutputUnavailable
 
 log = logging.getLogger("stage.outputs.ndi")
 
@@ -147,10 +147,12 @@ class NdiOutput:
             f"; by address: {address}" if address else "",
         )
 
-    def present(self, pixels: np.ndarray, t: float) -> None:
-        """Hand the frame to the worker (never waits); the frame must not change afterwards."""
-        if self._worker is not None:
-            self._worker.put(pixels, t)
+    wants_pixels = True
+
+    def present(self, frame: Frame) -> None:
+        """Hand the frame to the worker (never waits); its pixels must not change afterwards."""
+        if self._worker is not None and frame.pixels is not None:
+            self._worker.put(frame.pixels, frame.t)
 
     def _send(self, pixels: np.ndarray, t: float) -> None:
         """On the worker thread: convert, resize, send (the NDI call copies the frame)."""

@@ -19,7 +19,7 @@ def xvfb(monkeypatch: pytest.MonkeyPatch):
         if not Path(f"/tmp/.X{n}-lock").exists() and not Path(f"/tmp/.X11-unix/X{n}").exists()
     )
     proc = subprocess.Popen(
-        [binary, f":{number}", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+        [binary, f":{number}", "-screen", "0", "640x480x24", "-nolisten", "tcp", "-noreset"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

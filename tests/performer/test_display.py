@@ -1,11 +1,13 @@
 """Display: the shader chain on a headless EGL context (and a real window under Xvfb).
 
 Frames go in, pixels are read back and checked: letterboxing, orientation, grading,
-feedback, texture reuse, HUD, shader errors, live reload and the include/param parser.
+feedback, texture reuse, HUD, shader errors, live reload and the include/param parser;
+the program and preview windows under Xvfb.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shutil
@@ -15,7 +17,14 @@ import glfw
 import numpy as np
 import pytest
 
-from performer.display import Display, KeyEvent
+from performer.display import (
+    Display,
+    KeyEvent,
+    PreviewSpec,
+    choose_preview,
+    preview_monitor,
+    preview_size,
+)
 from performer.hud import Hud
 from performer.shaders import (
     ParamSpec,
@@ -418,3 +427,137 @@ def test_window_under_xvfb(xvfb: str, caplog: pytest.LogCaptureFixture) -> None:
     finally:
         d.close()
         d.close()
+
+
+# --- program and preview ----------------------------------------------------------------------
+
+
+def test_choose_preview_monitor_and_size() -> None:
+    assert not choose_preview(1, None) and choose_preview(2, None) and choose_preview(3, None)
+    assert choose_preview(1, True) and not choose_preview(2, False) and not choose_preview(0, None)
+    # The preview goes where asked, else on the first monitor that is not the program's.
+    assert preview_monitor(2, 0, None) == 1 and preview_monitor(2, 1, None) == 0
+    assert preview_monitor(3, 2, None) == 0 and preview_monitor(1, 0, None) == 0
+    assert preview_monitor(2, 7, None) == 1  # program out of range: it is on the primary
+    assert preview_monitor(3, 0, 0) == 0 and preview_monitor(2, 0, 5) == 5  # (warned later)
+    assert preview_size(1920, 1080) == (960, 540) and preview_size(1080, 1920) == (540, 960)
+    assert preview_size(640, 480) == (640, 480)  # never scaled up
+
+
+def test_preview_is_ignored_headless(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG, logger="performer.display"):
+        d = make_display([], preview=PreviewSpec(enabled=True))
+    with d:
+        assert not d.has_preview and "no preview" in caplog.text
+        d.draw(np.full((48, 64, 3), 128, np.uint8), {}, 0.0, hud=["hud"], status="camera lost")
+        assert d.read_screen()[:20, :60].max() > 200  # no preview: the screen has the HUD
+        with pytest.raises(RuntimeError, match="no preview"):
+            d.read_preview()
+
+
+def _window_display(**kw) -> Display:
+    return Display(
+        width=W, height=H, chain=[], shader_dir=SHADERS, headless=False, vsync=False, **kw
+    )  # fmt: skip
+
+
+def test_program_and_preview_under_xvfb(xvfb: str) -> None:
+    grey = np.full((48, 64, 3), 128, np.uint8)  # 4:3 like the output: no letterbox bars
+    d = _window_display(preview=PreviewSpec(enabled=True, size=(320, 240)))
+    try:
+        assert d.has_preview and glfw.get_window_size(d._preview) == (320, 240)
+        assert glfw.get_window_pos(d._preview) == (160, 120)  # centred on the 640x480 screen
+        d.set_overlay(np.full((16, 16, 3), (0, 0, 255), np.uint8))
+        d.draw(grey, {}, 0.0, hud=["HUD 12.3 fps", "scene 1"], status="camera lost")
+        picture = d.read_pixels()
+        assert diff(picture, 128).max() <= 1
+        # The program window: the clean picture — no HUD, no status mark, no face preview.
+        program = d.read_screen()
+        assert program.shape == (H, W, 3) and diff(program, picture).max() <= 1
+        # The preview: the picture, twice the size, with all of the operator's view over it.
+        preview = d.read_preview()
+        assert preview.shape == (240, 320, 3)
+        assert diff(preview[100:200, 20:200], 128).max() <= 1  # the picture, below the HUD
+        hud = preview[0:30, 0:100]
+        assert hud.max() > 200 and hud.min() < 80  # white text on a dark box, top left
+        mark = preview[0:30, 220:]
+        r, g, b = (mark[..., i].astype(int) for i in range(3))
+        assert ((r > 200) & (b < 150)).any()  # the orange status mark, top right
+        assert preview[230, 305, 2] > 200 and preview[230, 305, 0] < 50  # the overlay
+        d.present()
+
+        # program_status puts the mark on the projector too (HUD and overlay stay off it).
+        d.program_status = True
+        d.draw(grey, {}, 0.1, hud=["HUD"], status="camera lost")
+        program = d.read_screen()
+        assert not np.array_equal(program[:20, 100:], picture[:20, 100:])  # the mark
+        assert diff(program[:20, :60], picture[:20, :60]).max() <= 1  # no HUD
+        assert diff(program[100:, 130:], picture[100:, 130:]).max() <= 1  # no overlay
+        d.program_status = None
+        d.present()
+
+        # Keys typed in the preview arrive through poll(), with the program window's.
+        callback = glfw.set_key_callback(d._preview, None)
+        glfw.set_key_callback(d._preview, callback)
+        assert callback == d._on_key
+        callback(d._preview, glfw.KEY_H, 0, glfw.PRESS, 0)
+        d._on_key(d._window, glfw.KEY_SPACE, 0, glfw.PRESS, glfw.MOD_SHIFT)
+        assert d.poll() == [
+            KeyEvent("h", frozenset(), "press"),
+            KeyEvent("space", frozenset({"shift"}), "press"),
+        ]
+
+        # Fullscreen is the program's; the preview stays as it is.
+        d.toggle_fullscreen()
+        d.poll()
+        d.draw(grey, {}, 0.2, hud=["HUD"])
+        assert d.read_screen().shape == (480, 640, 3)
+        assert d.read_preview().shape == (240, 320, 3)
+        d.present()
+
+        # Closing the preview window ends the show like closing the program window.
+        assert not d.should_close()
+        glfw.set_window_should_close(d._preview, True)
+        assert d.should_close()
+    finally:
+        d.close()
+        d.close()
+    assert not d.has_preview and not d.should_close() and d.poll() == []
+    with pytest.raises(RuntimeError, match="no preview"):
+        d.read_preview()
+
+
+# (One Display per Xvfb: a server whose last client has gone resets, and may refuse the next.)
+
+
+def test_no_preview_with_one_monitor_under_xvfb(xvfb: str) -> None:
+    """One monitor (Xvfb): no preview unless asked, and the window is as it always was."""
+    with _window_display(preview=PreviewSpec()) as d:
+        assert not d.has_preview
+        d.draw(quadrants(48, 64), {}, 0.0, hud=["HUD"], status="camera lost")
+        assert d.read_screen()[:20, :40].max() > 200  # the HUD on the one window
+
+
+def test_preview_of_the_program_size_under_xvfb(xvfb: str) -> None:
+    """Asked, with the default size: the program's, on the one monitor. Framebuffers are not
+    shared between GL contexts (Mesa shares them, other drivers need not): the output is
+    copied by framebuffer only into the program window, drawn as a texture into the preview."""
+    frame = quadrants(48, 64)
+    with _window_display(preview=PreviewSpec(enabled=True, monitor=3)) as d:
+        assert d.has_preview and glfw.get_window_size(d._preview) == (W, H)
+        copy, copied_in = d._ctx.copy_framebuffer, []
+
+        def spy(dst, src) -> None:
+            copied_in.append(ctypes.addressof(glfw.get_current_context().contents))
+            copy(dst, src)
+
+        d._ctx.copy_framebuffer = spy
+        d.draw(frame, {}, 0.0, hud=["HUD"])
+        assert copied_in == [ctypes.addressof(d._window.contents)]
+        picture = d.read_pixels()
+        assert diff(d.read_screen(), picture).max() <= 1
+        preview = d.read_preview()
+        assert diff(preview[60:], picture[60:]).max() <= 1  # below the HUD: the picture
+        assert diff(preview[90, 40], BLUE).max() <= 2  # right way up
+        assert not np.array_equal(preview[:20], picture[:20])
+        d.present()

@@ -18,6 +18,8 @@ from tests.performer.test_show_goes_on import write_show
 
 
 class Counter:
+    wants_pixels = True
+
     def __init__(self, name: str = "counter") -> None:
         self.name = name
         self.frames: list[tuple[float, float]] = []  # (t, mean)
@@ -27,9 +29,9 @@ class Counter:
     def open(self, size, fps):
         self.opened = (size, fps)
 
-    def present(self, pixels, t):
-        assert pixels.dtype == np.uint8 and pixels.ndim == 3
-        self.frames.append((t, float(pixels.mean())))
+    def present(self, frame):
+        assert frame.pixels.dtype == np.uint8 and frame.pixels.ndim == 3
+        self.frames.append((frame.t, float(frame.pixels.mean())))
 
     def health(self):
         return PartHealth(OK, "", {"frames": len(self.frames)})
@@ -39,8 +41,8 @@ class Counter:
 
 
 class Breaks(Counter):
-    def present(self, pixels, t):
-        super().present(pixels, t)
+    def present(self, frame):
+        super().present(frame)
         if len(self.frames) == 5:
             raise BrokenPipeError("the receiver hung up")
 

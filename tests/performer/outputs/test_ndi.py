@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from performer.health import DEGRADED, FAILED, OFF, OK
-from performer.outputs import OutputUnavailable
+from performer.outputs import Frame, OutputUnavailable
 from performer.outputs import ndi as ndi_output
 from performer.outputs.ndi import NdiOutput, frame_rate, listening_address
 
@@ -103,13 +103,15 @@ def test_frames_reach_a_receiver_connected_by_address(ndi) -> None:
         receiver = Receiver(ndi, address)
         # the receiver connects asynchronously: offer frames until it is there
         warm = picture(0)
-        assert until(lambda: out.present(warm, -1.0) or out.health().figures["connections"] >= 1)
+        assert until(
+            lambda: out.present(Frame(0, -1.0, warm)) or out.health().figures["connections"] >= 1
+        )
         assert until(lambda: receiver.frames)
         receiver.frames.clear()
 
         for k in range(120):
             # like the render loop's read-back: a bottom-up view, flipped (negative strides)
-            out.present(picture(k)[::-1].copy()[::-1], k / FPS)
+            out.present(Frame(0, k / FPS, picture(k)[::-1].copy()[::-1]))
             tc = round(k / FPS * 1e7)
             until(lambda tc=tc: bool(receiver.frames) and receiver.frames[-1][0] >= tc, 2.0)
         report = out.health()
@@ -152,12 +154,12 @@ def test_a_slow_send_drops_and_counts_and_never_blocks(ndi, monkeypatch) -> None
     out = NdiOutput("latent-stage-slow", size=(160, 90), name="ndi-2")
     out.open((W, H), FPS)
     try:
-        out.present(picture(0), 0.0)
+        out.present(Frame(0, 0.0, picture(0)))
         assert entered.wait(10)  # the worker is inside the send, held there
 
         def present_more() -> None:
             for k in range(1, 11):
-                out.present(picture(k), k / FPS)
+                out.present(Frame(0, k / FPS, picture(k)))
 
         presenter = threading.Thread(target=present_more, daemon=True)
         presenter.start()
@@ -192,12 +194,12 @@ def test_a_failing_send_is_failed_then_recovers(ndi, monkeypatch) -> None:
     out = NdiOutput("latent-stage-flaky")
     out.open((W, H), FPS)
     try:
-        out.present(picture(0), 0.0)
+        out.present(Frame(0, 0.0, picture(0)))
         assert until(lambda: out.health().state == FAILED)
         report = out.health()
         assert "network gone" in report.detail and report.figures["errors"] == 1
         broken[0] = False
-        out.present(picture(1), 1 / FPS)
+        out.present(Frame(0, 1 / FPS, picture(1)))
         assert until(lambda: out.health().figures["sent"] == 1)
         assert out.health().state == OK
     finally:
@@ -214,7 +216,7 @@ def test_two_senders_share_one_runtime(ndi) -> None:
             assert listening_address(a) != listening_address(b)
         a.close()
         assert ndi_output._lib_users == 1  # NDI stays up for b
-        b.present(np.dstack([picture(0), np.full((H, W), 128, np.uint8)]), 0.0)
+        b.present(Frame(0, 0.0, np.dstack([picture(0), np.full((H, W), 128, np.uint8)])))
         assert until(lambda: b.health().figures["sent"] == 1)
         assert b.health().state == OK
         assert b._buf is not None and b._buf[0, 0, 3] == 128  # alpha kept

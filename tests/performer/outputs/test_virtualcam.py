@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from performer.health import FAILED, OFF, OK
-from performer.outputs import OutputUnavailable
+from performer.outputs import Frame, OutputUnavailable
 from performer.outputs.virtualcam import VirtualCamOutput, unavailable_line
 
 W, H, FPS = 320, 180, 30
@@ -120,7 +120,7 @@ def test_frames_reach_send_through_the_worker(fake_pyvirtualcam) -> None:
         assert cam.fmt == fake_pyvirtualcam.PixelFormat.RGB
         for k in range(5):
             frame = np.full((H, W, 3), 40 * k, np.uint8)
-            out.present(frame[::-1], k / FPS)  # a flipped view, as the read-back gives
+            out.present(Frame(0, k / FPS, frame[::-1]))  # a flipped view, as the read-back gives
             assert until(lambda k=k: len(cam.frames) == k + 1)
         assert [int(f[0, 0, 0]) for f in cam.frames] == [0, 40, 80, 120, 160]
         report = out.health()
@@ -138,12 +138,12 @@ def test_a_failing_send_is_failed_then_recovers(fake_pyvirtualcam) -> None:
     try:
         (cam,) = FakeCamera.made
         cam.fail = True
-        out.present(np.zeros((H, W, 3), np.uint8), 0.0)
+        out.present(Frame(0, 0.0, np.zeros((H, W, 3), np.uint8)))
         assert until(lambda: out.health().state == FAILED)
         report = out.health()
         assert "device went away" in report.detail and "/dev/video-fake" in report.detail
         cam.fail = False
-        out.present(np.zeros((H, W, 3), np.uint8), 1 / FPS)
+        out.present(Frame(0, 1 / FPS, np.zeros((H, W, 3), np.uint8)))
         assert until(lambda: out.health().figures["sent"] == 1)
         assert out.health().state == OK
     finally:
@@ -164,10 +164,12 @@ def test_present_never_waits_on_a_slow_camera(fake_pyvirtualcam, monkeypatch) ->
 
     monkeypatch.setattr(cam, "send", slow_send)
     try:
-        out.present(np.zeros((H, W, 3), np.uint8), 0.0)
+        out.present(Frame(0, 0.0, np.zeros((H, W, 3), np.uint8)))
         assert entered.wait(10)
         presenter = threading.Thread(
-            target=lambda: [out.present(np.zeros((H, W, 3), np.uint8), k) for k in range(5)],
+            target=lambda: [
+                out.present(Frame(0, k, np.zeros((H, W, 3), np.uint8))) for k in range(5)
+            ],
             daemon=True,
         )
         presenter.start()
