@@ -77,6 +77,11 @@ def _run_args(p: argparse.ArgumentParser) -> None:
         help="also send the output to a virtual camera (v4l2loopback; OBS's on Windows/macOS)",
     )
     p.add_argument(
+        "--preview",
+        action="store_true",
+        help="open the operator's preview window (HUD, face, health) even with one monitor",
+    )
+    p.add_argument(
         "--camera",
         metavar="DEVICE|PATH",
         help="the face camera: a device number or a video/image file (over the show's [face])",
@@ -254,6 +259,7 @@ def run(args: argparse.Namespace, rehearse: bool) -> int:
         verbose=args.verbose,
         ndi=args.ndi,
         virtualcam=args.virtualcam,
+        preview=args.preview,
     )
     opts.width, opts.height = _size(args.size)
     if not opts.headless and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):

@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from performer.control import Controller, Cue
-from performer.display import Display
+from performer.display import Display, PreviewSpec
 from performer.engine import Engine, open_model
 from performer.face_rig import FaceRig, open_face
 from performer.feedback import Feedback, FeedbackOutput
@@ -59,6 +59,7 @@ class RunOptions:
     verbose: bool = False  # native libraries' own logging (FFmpeg, MediaPipe) too
     ndi: str | None = None  # --ndi NAME: also send the output as an NDI source of that name
     virtualcam: bool = False  # --virtualcam: also send it to a virtual camera
+    preview: bool = False  # --preview: the operator's window even with one monitor
 
 
 STALL_S = 0.25  # no frame presented for this long (real time) is a stall, logged with its cause
@@ -168,6 +169,8 @@ class Stage:
         }
         out = show.output
         self.size = (opts.width or out.width, opts.height or out.height)
+        program, preview = windows(show, opts)
+        full = out.mode == "fullscreen"
         self.display = Display(
             width=self.size[0],
             height=self.size[1],
@@ -175,10 +178,12 @@ class Stage:
             shader_dir=show.shader_dir,
             headless=opts.headless,
             title=f"latent-stage — {show.title}",
-            fullscreen=out.mode == "fullscreen",
-            monitor=out.monitor,
+            fullscreen=program.fullscreen if program.fullscreen is not None else full,
+            monitor=out.monitor if program.monitor is None else program.monitor,
             vsync=out.vsync,
             effects_scale=out.effects_scale,
+            preview=preview,
+            program_status=program.status,
         )
         self.outputs = Outputs(make_outputs(show, opts))
         self.outputs.open(self.size, out.fps)
@@ -191,7 +196,7 @@ class Stage:
             self.frame_log = FrameLog(opts.frame_log)
             self.outputs.add(self.frame_log)
         self.stats = FrameStats(budget=1.0 / out.fps)
-        self.hud_on = opts.rehearse
+        self.hud_on = opts.rehearse or self.display.has_preview  # (the program stays clean)
         self.follow_on = not opts.rehearse  # rehearsal stays where the artist puts it
         self.message = ""
         self.last_cue_t = 0.0
@@ -659,10 +664,29 @@ class Stage:
                     log.error("closing %s: %s", type(part).__name__, e)
 
 
+def windows(show: Show, opts: RunOptions) -> tuple[OutputEntry, PreviewSpec | None]:
+    """The program window's entry (defaults: the show's [output]) and the preview's spec:
+    asked by `--preview` or a preview entry, else on only with two or more monitors."""
+    found = {e.role: e for e in show.outputs if e.kind == "window"}
+    program = found.get("program", OutputEntry("window"))
+    entry = found.get("preview")
+    if opts.headless:
+        return program, None
+    if entry is None:
+        return program, PreviewSpec(enabled=True if opts.preview else None)
+    size = (entry.width, entry.height) if entry.width and entry.height else None
+    return program, PreviewSpec(
+        enabled=opts.preview or entry.enabled,  # an entry asks for it, unless enabled = false
+        monitor=entry.monitor,
+        size=size,
+        fullscreen=bool(entry.fullscreen),
+    )
+
+
 def make_outputs(show: Show, opts: RunOptions) -> list[Output]:
     """The show's `[[outputs]]` and the command line's (--ndi, --virtualcam), each named for
     health by its kind (ndi, ndi-2 …). Their libraries are imported only when used."""
-    entries = list(show.outputs)
+    entries = [e for e in show.outputs if e.kind != "window"]
     if opts.ndi:
         entries.append(OutputEntry("ndi", name=opts.ndi))
     if opts.virtualcam and not any(e.kind == "virtualcam" for e in entries):

@@ -122,3 +122,49 @@ def test_outputs_in_the_show_file(tmp_path):
         load_show(show)
     assert "outputs[0].kind" in str(e.value) and "'ndi'" in str(e.value)
     assert "give both width and height" in str(e.value)
+
+
+def test_window_entries_in_the_show_file(tmp_path):
+    show = write_show(tmp_path)
+    text = show.read_text()
+    show.write_text(
+        text + '\n[[outputs]]\nkind = "window"\nrole = "preview"\nmonitor = 1\nwidth = 480\n'
+        'height = 320\n[[outputs]]\nkind = "window"\nrole = "program"\nfullscreen = true\n'
+    )
+    loaded = load_show(show)
+    preview, program = loaded.outputs
+    assert (preview.role, preview.monitor, preview.width) == ("preview", 1, 480)
+    assert program.role == "program" and program.fullscreen is True
+    show.write_text(
+        text + '\n[[outputs]]\nkind = "ndi"\nmonitor = 1\n'
+        '[[outputs]]\nkind = "window"\nrole = "preview"\n'
+        '[[outputs]]\nkind = "window"\nrole = "preview"\n'
+    )
+    with pytest.raises(ShowError) as e:
+        load_show(show)
+    assert "are for windows, not ndi" in str(e.value) and "more than one preview" in str(e.value)
+
+
+def test_rehearsal_with_a_preview_keeps_the_program_clean(tmp_path, xvfb):
+    show = write_show(tmp_path)
+    opts = RunOptions(rehearse=True, preview=True, frames=10, width=480, height=320)
+    stage = Stage(load_show(show), opts)
+    shots: list = []
+    present = stage.display.present
+
+    def read_then_present():  # the windows' back buffers, before the swap
+        d = stage.display
+        shots[:] = [d.read_pixels(), d.read_screen(), d.read_preview()]
+        present()
+
+    stage.display.present = read_then_present
+    try:
+        assert stage.display.has_preview and stage.hud_on
+        stage.run()
+    finally:
+        stage.close()
+    picture, program, preview = (shot.astype(int) for shot in shots)
+    assert program.shape == preview.shape == picture.shape == (320, 480, 3)
+    assert np.abs(program - picture).mean() < 1.0  # the projector: the picture, nothing else
+    hud_box = (slice(0, 120), slice(0, 200))  # the HUD's lines, top left
+    assert np.abs(preview[hud_box] - picture[hud_box]).mean() > 20  # the operator's: + HUD
