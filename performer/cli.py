@@ -299,7 +299,9 @@ def check(path: Path) -> int:
     except ShowError as e:
         print(f"{e}\nstage check: 1 problem", file=sys.stderr)
         return 1
-    problems += check_resources(show)
+    from performer.check import check_show
+
+    problems += check_show(show)
     if problems:
         for p in problems:
             print(f"{show.path}: {p}", file=sys.stderr)
@@ -310,61 +312,6 @@ def check(path: Path) -> int:
         f"{len(show.cues)} cue(s), shaders {' → '.join(('upscale', *show.chain, 'present'))}"
     )
     return 0
-
-
-def check_resources(show: Show) -> list[str]:
-    from models.checkpoint import CheckpointError
-    from performer.engine import open_model
-    from performer.shaders import ShaderError, check_shader, shader_params
-
-    problems = []
-    dims = {}
-    for m in show.models:
-        try:
-            dims[m.name] = int(open_model(m.checkpoint).generator.z_dim)
-        except CheckpointError as e:
-            problems.append(f"models.{m.name}.checkpoint: {e}")
-    for i, sc in enumerate(show.scenes):
-        if sc.z is not None and sc.model in dims and len(sc.z) != dims[sc.model]:
-            problems.append(
-                f"scenes[{i}].z: model {sc.model!r} has a {dims[sc.model]}-d latent,"
-                f" the vector has {len(sc.z)} values"
-            )
-    specs = {}
-    for name in ("upscale", *show.chain, "present"):
-        try:
-            error = check_shader(name, show.shader_dir)
-            if error:
-                problems.append(f"shaders: {error}")
-            specs.update(
-                {f"{name}.{k}": v for k, v in shader_params(name, show.shader_dir).items()}
-            )
-        except (ShaderError, OSError) as e:
-            problems.append(f"shaders: {name}: {e}")
-    sources = [("shaders.params", show.params)]
-    sources += [(f"scenes[{i}].params", sc.params) for i, sc in enumerate(show.scenes)]
-    sources += [(f"cues.order[{i}].params", st.params) for i, st in enumerate(show.cue_steps)]
-    from performer.automation import ENGINE_PARAMS
-    from performer.osc_stage import osc_problems
-
-    for where, params in sources:
-        for key, value in params.items():
-            spec = specs.get(key) or ENGINE_PARAMS.get(key)
-            if spec is None:
-                if key.split(".")[0] in ("upscale", *show.chain, "present"):
-                    problems.append(f"{where}.{key}: the shader declares no such parameter")
-                else:
-                    problems.append(f"{where}.{key}: {key.split('.')[0]!r} is not in shaders.chain")
-            elif not spec.min <= value <= spec.max:
-                problems.append(
-                    f"{where}.{key}: expected a value in [{spec.min:g}, {spec.max:g}],"
-                    f" got {value:g}"
-                )
-    from performer.face_rig import check_face
-
-    problems += check_face(show)  # camera, face model, mappings, video needs an encoder
-    problems += osc_problems(show, specs)  # [[osc.map]] targets the stage does not have
-    return problems
 
 
 if __name__ == "__main__":

@@ -293,9 +293,10 @@ def open_face(stage: Any, models: Mapping[str, Any]) -> FaceRig | None:
     return FaceRig(spec, control, camera=camera)
 
 
-def check_face(show: Any) -> list[str]:
+def check_face(show: Any, opened: Mapping[str, Any] | None = None) -> list[str]:
     """`stage check`: the camera source opens, the model file exists, every mapping resolves
-    in every checkpoint that plays it, and video scenes have an encoder."""
+    in every checkpoint that plays it, and video scenes have an encoder. `opened`: the show's
+    checkpoints already opened by name (else opened here)."""
     from models.checkpoint import CheckpointError
     from performer.engine import open_model
 
@@ -311,7 +312,10 @@ def check_face(show: Any) -> list[str]:
     )
     loaded = {}
     for m in show.models:
-        if m.name in models:
+        if m.name in models and opened is not None:
+            if m.name in opened:  # (else reported by the checkpoint check)
+                loaded[m.name] = opened[m.name]
+        elif m.name in models:
             with contextlib.suppress(CheckpointError):  # reported by the checkpoint check
                 loaded[m.name] = open_model(m.checkpoint)
     for i, sc in video:

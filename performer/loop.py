@@ -28,7 +28,7 @@ from performer.health import DEGRADED, FAILED, OK, Health, PartHealth, where_rai
 from performer.inputs import Inputs, Reading
 from performer.latent import orthonormal_directions
 from performer.osc_stage import OscLink, direction_addresses, take_path
-from performer.outputs import Frame, Output, Outputs
+from performer.outputs import Frame, Output, Outputs, build_outputs
 from performer.record import EventLog, FrameLog, Recorder
 from performer.replay import Performance, ReplayInput, check_target
 from performer.show import Scene, Show, save_preset
@@ -684,28 +684,14 @@ def windows(show: Show, opts: RunOptions) -> tuple[OutputEntry, PreviewSpec | No
 
 
 def make_outputs(show: Show, opts: RunOptions) -> list[Output]:
-    """The show's `[[outputs]]` and the command line's (--ndi, --virtualcam), each named for
-    health by its kind (ndi, ndi-2 …). Their libraries are imported only when used."""
+    """The show's `[[outputs]]` besides its windows, and the command line's (--ndi,
+    --virtualcam)."""
     entries = [e for e in show.outputs if e.kind != "window"]
     if opts.ndi:
         entries.append(OutputEntry("ndi", name=opts.ndi))
     if opts.virtualcam and not any(e.kind == "virtualcam" for e in entries):
         entries.append(OutputEntry("virtualcam", name="virtualcam"))
-    outputs: list[Output] = []
-    seen: dict[str, int] = {}
-    for e in entries:
-        seen[e.kind] = seen.get(e.kind, 0) + 1
-        part = e.kind if seen[e.kind] == 1 else f"{e.kind}-{seen[e.kind]}"
-        size = (e.width, e.height) if e.width and e.height else None
-        if e.kind == "ndi":
-            from performer.outputs.ndi import NdiOutput
-
-            outputs.append(NdiOutput(e.name, size=size, alpha=e.alpha, name=part))
-        else:
-            from performer.outputs.virtualcam import VirtualCamOutput
-
-            outputs.append(VirtualCamOutput(device=e.device, size=size, name=part))
-    return outputs
+    return build_outputs(entries)
 
 
 @dataclass

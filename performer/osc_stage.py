@@ -228,14 +228,20 @@ def direction_addresses(controller: Controller, count: int) -> list[str]:
     return [str(k + 1) for k in range(count)] + shared
 
 
-def osc_problems(show: Show, specs: Mapping[str, ParamSpec]) -> list[str]:
-    """`stage check`: every [[osc.map]] target must be an address this show answers."""
+def osc_problems(
+    show: Show, specs: Mapping[str, ParamSpec], opened: Mapping[str, Any] | None = None
+) -> list[str]:
+    """`stage check`: every [[osc.map]] target must be an address this show answers.
+    `opened`: the show's checkpoints already opened by name (else opened here)."""
     if not show.osc.maps:
         return []
     from performer.engine import open_model
 
     names: list[set[str]] = []
     for m in show.models:
+        if opened is not None:
+            names.append(set(opened[m.name].directions) if m.name in opened else set())
+            continue
         try:
             names.append(set(open_model(m.checkpoint).directions))
         except Exception:  # noqa: BLE001 - reported by the checkpoint check already

@@ -59,6 +59,45 @@ class Output(Protocol):
     def close(self) -> None: ...
 
 
+def build_outputs(entries: Iterable[Any]) -> list[Output]:
+    """Outputs for show-file entries (performer/show_outputs.OutputEntry) other than windows,
+    each named for health by its kind (ndi, ndi-2 …). A kind's library is imported only when
+    a show uses it."""
+    outputs: list[Output] = []
+    seen: dict[str, int] = {}
+    for e in entries:
+        seen[e.kind] = seen.get(e.kind, 0) + 1
+        part = e.kind if seen[e.kind] == 1 else f"{e.kind}-{seen[e.kind]}"
+        size = (e.width, e.height) if e.width and e.height else None
+        if e.kind == "ndi":
+            from performer.outputs.ndi import NdiOutput
+
+            outputs.append(NdiOutput(e.name, size=size, alpha=e.alpha, name=part))
+        elif e.kind == "virtualcam":
+            from performer.outputs.virtualcam import VirtualCamOutput
+
+            outputs.append(VirtualCamOutput(device=e.device, size=size, name=part))
+        else:
+            raise ValueError(f"no output of kind {e.kind!r}")
+    return outputs
+
+
+def check_outputs(entries: Iterable[Any], size: tuple[int, int], fps: float) -> list[str]:
+    """`stage check`: every output opens (and is closed again at once)."""
+    problems = []
+    for i, entry in enumerate(entries):
+        if entry.kind == "window":
+            continue
+        (output,) = build_outputs([entry])
+        try:
+            output.open(size, fps)
+        except Exception as e:
+            problems.append(f"outputs[{i}] ({entry.kind}): {e}")
+        finally:
+            output.close()
+    return problems
+
+
 class Outputs:
     """The show's outputs; `present` gives each the frame, isolating their failures."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -168,3 +169,15 @@ def test_rehearsal_with_a_preview_keeps_the_program_clean(tmp_path, xvfb):
     assert np.abs(program - picture).mean() < 1.0  # the projector: the picture, nothing else
     hud_box = (slice(0, 120), slice(0, 200))  # the HUD's lines, top left
     assert np.abs(preview[hud_box] - picture[hud_box]).mean() > 20  # the operator's: + HUD
+
+
+def test_stage_check_opens_every_output(tmp_path, capsys):
+    from performer.cli import main as stage_main
+
+    show = write_show(tmp_path)
+    show.write_text(show.read_text() + '\n[[outputs]]\nkind = "virtualcam"\n')
+    if any(Path("/dev").glob("video*")):
+        pytest.skip("this machine has video devices: the virtual camera might open")
+    assert stage_main(["check", str(show)]) == 1
+    err = capsys.readouterr().err
+    assert "outputs[0] (virtualcam): virtual camera" in err and "stage check: 1 problem" in err
