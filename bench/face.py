@@ -58,8 +58,8 @@ def pct(xs, scale: float = 1000.0) -> dict[str, float]:
 
 def tracker_alone(frames: list[np.ndarray], refine: bool) -> dict:
     """The bundled face mesh, one thread, nothing else running: ms per frame, + features."""
-    from performer.features import measure
-    from performer.sources.face import MeshBackend
+    from performer.inputs.face.features import measure
+    from performer.inputs.face.tracker import MeshBackend
 
     mesh = MeshBackend(refine=refine)
     track, feats = [], []
@@ -102,8 +102,8 @@ param = "grade.saturation"
 
 def stage_run(workdir: Path, seconds: float, face: bool, size: int) -> dict:
     """The headless stage at 60 fps, with or without the face; latency instrumented."""
-    from performer.loop import RunOptions, Stage
     from performer.show import load_show
+    from performer.stage import RunOptions, Stage
 
     path = write_show(workdir, "bench_face", size, (640, 360), SCENES + (FACE if face else ""))
     stage = Stage(load_show(path), RunOptions(headless=True, seconds=seconds))

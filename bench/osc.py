@@ -192,7 +192,7 @@ def send(script: str, plan: dict) -> subprocess.Popen:
 
 
 def phase(stage, probe: Probe, seconds: float, plan: dict | None) -> dict:
-    from performer.loop import FrameStats
+    from performer.stage import FrameStats
 
     stage.stats = FrameStats(budget=stage.stats.budget)  # this phase's frames only
     counts0 = dict(stage.osc.dispatcher.counts)
@@ -233,9 +233,9 @@ def hostile_patterns(stage, repeats: int = 30) -> dict:
     each time (the pattern cache cleared): p50 and max over `repeats`, the matcher's steps."""
     import logging
 
-    from performer.osc_space import AddressSpace, OscInputError
-    from performer.shaders import ParamSpec
-    from performer.sources.osc import Dispatcher, Inbox
+    from performer.inputs.osc.receiver import Dispatcher, Inbox
+    from performer.inputs.osc.space import AddressSpace, OscInputError
+    from performer.render.shaders import ParamSpec
 
     big = {f"prog{i}.param_{j}": ParamSpec(1.0, 0.0, 3.0) for i in range(8) for j in range(15)}
     spaces = {
@@ -287,7 +287,7 @@ def _message(address: str) -> bytes:
 def hostile_phase(stage, probe: Probe, seconds: float, rate: int) -> dict:
     """The show while `rate` new hostile patterns a second arrive: frames, and what the
     receiver made of them."""
-    from performer.loop import FrameStats
+    from performer.stage import FrameStats
 
     stage.stats = FrameStats(budget=stage.stats.budget)
     counts0 = dict(stage.osc.dispatcher.counts)
@@ -363,8 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     output = tuple(int(v) for v in args.output.lower().split("x"))
 
-    from performer.loop import RunOptions, Stage
     from performer.show import load_show
+    from performer.stage import RunOptions, Stage
 
     results: dict = {
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},

@@ -120,7 +120,7 @@ def plain_loop(size: int, seconds: float, output: tuple[int, int]) -> dict:
 
 def camera_clip(path: Path, frames: int = 300) -> Path:
     """The performance as a webcam-like MJPG clip: the stage's own camera and face tracker
-    threads (the show's [face], performer/face_rig.py) decode and track it at 30 fps."""
+    threads (the show's [face], performer/inputs/face/rig.py) decode and track it at 30 fps."""
     import cv2
 
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
@@ -131,8 +131,8 @@ def camera_clip(path: Path, frames: int = 300) -> Path:
 
 
 def stage_loop(size: int, seconds: float, output: tuple[int, int], workdir: Path) -> dict:
-    from performer.loop import RunOptions, Stage
     from performer.show import load_show
+    from performer.stage import RunOptions, Stage
 
     camera = camera_clip(workdir / "camera.avi").name
     body = f""""grade.saturation" = 1.2

@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import save_results  # noqa: E402
-from performer import record  # noqa: E402
-from performer.record import OpenCVSink, PyAVSink, Recorder  # noqa: E402
+from performer.outputs import record  # noqa: E402
+from performer.outputs.record import OpenCVSink, PyAVSink, Recorder  # noqa: E402
 
 SIZES = {"1280x720": (1280, 720), "640x360": (640, 360)}
 
@@ -172,7 +172,7 @@ def readback_cost(size: tuple[int, int], n: int = 60) -> dict:
     try:
         import moderngl
 
-        from performer.readback import Readback
+        from performer.render.readback import Readback
 
         ctx = moderngl.create_standalone_context(backend="egl")
     except Exception as e:

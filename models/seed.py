@@ -16,9 +16,13 @@ from models.checkpoint import save_checkpoint
 from models.dcgan import DCGANConfig, Generator
 
 # file name → (config, seed). 128 px, ≈3.6 M parameters: the DCGAN size the stage is tuned for.
+# Named for what they show (soft colour fields) and their size; they are kind "dcgan" (the
+# DCGAN of models/dcgan.py at 128 px), not the "dcgan128" kind. The older names still work.
 SEEDS: dict[str, tuple[DCGANConfig, int]] = {
-    "seed-dcgan-128.pt": (DCGANConfig(widths=(512, 256, 128, 64, 32)), 0),
-    "seed-dcgan-64.pt": (DCGANConfig(widths=(256, 128, 64, 32)), 0),
+    "seed-fields-128px.pt": (DCGANConfig(widths=(512, 256, 128, 64, 32)), 0),
+    "seed-fields-64px.pt": (DCGANConfig(widths=(256, 128, 64, 32)), 0),
+    "seed-dcgan-128.pt": (DCGANConfig(widths=(512, 256, 128, 64, 32)), 0),  # older name
+    "seed-dcgan-64.pt": (DCGANConfig(widths=(256, 128, 64, 32)), 0),  # older name
 }
 
 

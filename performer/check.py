@@ -12,8 +12,8 @@ from performer.show import Show
 
 def check_show(show: Show) -> list[str]:
     """Every problem with running `show` here, or [] when it can play."""
-    from performer.face_rig import check_face
-    from performer.osc_stage import osc_problems
+    from performer.inputs.face.rig import check_face
+    from performer.inputs.osc.link import osc_problems
     from performer.outputs import check_outputs
 
     loaded, problems = _checkpoints(show)
@@ -28,7 +28,7 @@ def check_show(show: Show) -> list[str]:
 
 def _checkpoints(show: Show) -> tuple[dict[str, Any], list[str]]:
     from models.checkpoint import CheckpointError
-    from performer.engine import open_model
+    from performer.engine.worker import open_model
 
     loaded, problems = {}, []
     for m in show.models:
@@ -52,7 +52,7 @@ def _latents(show: Show, loaded: dict[str, Any]) -> list[str]:
 
 
 def _shaders(show: Show) -> tuple[dict[str, Any], list[str]]:
-    from performer.shaders import ShaderError, check_shader, shader_params
+    from performer.render.shaders import ShaderError, check_shader, shader_params
 
     specs, problems = {}, []
     for name in ("upscale", *show.chain, "present"):
@@ -69,7 +69,7 @@ def _shaders(show: Show) -> tuple[dict[str, Any], list[str]]:
 
 
 def _params(show: Show, specs: dict[str, Any]) -> list[str]:
-    from performer.automation import ENGINE_PARAMS
+    from performer.core.automation import ENGINE_PARAMS
 
     problems = []
     sources = [("shaders.params", show.params)]

@@ -97,7 +97,7 @@ TRAINING_COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from performer.sources.keyboard import KEY_HELP
+    from performer.inputs.keyboard import KEY_HELP
 
     parser = argparse.ArgumentParser(prog="stage", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in TRAINING_COMMANDS:  # the studio's own process: performer never
         os.execv(sys.executable, [sys.executable, "-m", "training", *argv])  # imports training
     args = build_parser().parse_args(argv)
-    from performer.quiet import quiet_native_logs
+    from performer.core.quiet import quiet_native_logs
 
     quiet_native_logs(args.verbose)  # MediaPipe/TFLite/absl start-up chatter, unless -v
     logging.basicConfig(
@@ -190,9 +190,9 @@ def _size(text: str | None) -> tuple[int | None, int | None]:
 
 def replay(args: argparse.Namespace) -> int:
     from models.checkpoint import CheckpointError
-    from performer.loop import RunOptions, run_show
-    from performer.replay import Performance, ReplayError
-    from performer.shaders import ShaderError
+    from performer.inputs.replay import Performance, ReplayError
+    from performer.render.shaders import ShaderError
+    from performer.stage import RunOptions, run_show
 
     try:
         performance = Performance(args.log)
@@ -233,8 +233,8 @@ def replay(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace, rehearse: bool) -> int:
     from models.checkpoint import CheckpointError
-    from performer.loop import RunOptions, run_show
-    from performer.shaders import ShaderError
+    from performer.render.shaders import ShaderError
+    from performer.stage import RunOptions, run_show
 
     try:
         show = load_show(args.show)

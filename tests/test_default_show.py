@@ -16,7 +16,7 @@ import torch
 
 from bench.show import play
 from performer.cli import main as stage_main
-from performer.engine import open_model
+from performer.engine.worker import open_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOWS = [ROOT / "show.toml", *sorted((ROOT / "examples").glob("*.toml"))]

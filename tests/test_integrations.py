@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from performer.osc_space import ADDRESS_TABLE
-from performer.show_osc import OscSpec
+from performer.inputs.osc.space import ADDRESS_TABLE
+from performer.show.osc import OscSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 PATCH = ROOT / "integrations" / "latent-stage.maxpat"

@@ -18,12 +18,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from performer.control import Cue
-from performer.health import FAILED, PartHealth, where_raised
+from performer.core.health import FAILED, PartHealth, where_raised
+
+if TYPE_CHECKING:  # (the inputs package is imported by the show file's face section)
+    from performer.core.control import Cue
 
 log = logging.getLogger("stage.inputs")
 

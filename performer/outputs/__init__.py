@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from performer.health import DEGRADED, FAILED, OFF, OK, PartHealth, where_raised
+from performer.core.health import DEGRADED, FAILED, OFF, OK, PartHealth, where_raised
 
 log = logging.getLogger("stage.outputs")
 

@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from performer.health import OFF, OK, PartHealth
+from performer.core.health import OFF, OK, PartHealth
 from performer.outputs import Frame, FrameWorker, OutputUnavailable
 
 log = logging.getLogger("stage.outputs.virtualcam")

@@ -93,8 +93,8 @@ def test_weights_that_do_not_fit(tmp_path: Path):
 
 
 def test_seed_checkpoint_is_deterministic(tmp_path: Path):
-    a = load_checkpoint(make_seed_checkpoint(tmp_path / "a" / "seed-dcgan-64.pt")).generator
-    b = load_checkpoint(make_seed_checkpoint(tmp_path / "b" / "seed-dcgan-64.pt")).generator
+    a = load_checkpoint(make_seed_checkpoint(tmp_path / "a" / "seed-fields-64px.pt")).generator
+    b = load_checkpoint(make_seed_checkpoint(tmp_path / "b" / "seed-fields-64px.pt")).generator
     z = torch.randn(2, 100)
     out = a(z)
     assert torch.equal(out, b(z))

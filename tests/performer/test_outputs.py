@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from performer.health import OK, PartHealth
-from performer.loop import RunOptions, Stage
+from performer.core.health import OK, PartHealth
 from performer.outputs import FrameWorker, Outputs, OutputUnavailable
 from performer.show import ShowError, load_show
+from performer.stage import RunOptions, Stage
 from tests.performer.test_show_goes_on import write_show
 
 

@@ -21,9 +21,9 @@ from pythonosc.osc_message import OscMessage
 from models.checkpoint import save_checkpoint
 from models.dcgan import DCGANConfig, Generator
 from models.seed import calibrate
-from performer.loop import RunOptions, Stage
+from performer.core.watchdog import StallWatch
 from performer.show import load_show
-from performer.watchdog import StallWatch
+from performer.stage import RunOptions, Stage
 
 TINY = DCGANConfig(z_dim=16, widths=(32, 16, 8))  # 32 px
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from models.checkpoint import read_checkpoint
-from performer.engine import Engine, open_model
+from performer.engine.worker import Engine, open_model
 from training.analysis import analyze, interpolate, principal_directions, slerp
 from training.export import export
 from training.loop import Trainer, TrainOptions

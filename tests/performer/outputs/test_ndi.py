@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from performer.health import DEGRADED, FAILED, OFF, OK
+from performer.core.health import DEGRADED, FAILED, OFF, OK
 from performer.outputs import Frame, OutputUnavailable
 from performer.outputs import ndi as ndi_output
 from performer.outputs.ndi import NdiOutput, frame_rate, listening_address

@@ -14,7 +14,7 @@ from enum import Enum
 import numpy as np
 import pytest
 
-from performer.health import FAILED, OFF, OK
+from performer.core.health import FAILED, OFF, OK
 from performer.outputs import Frame, OutputUnavailable
 from performer.outputs.virtualcam import VirtualCamOutput, unavailable_line
 

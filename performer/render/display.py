@@ -1,0 +1,756 @@
+"""The show's output: a generator frame through a GLSL shader chain onto a window or offscreen.
+
+moderngl + glfw (or a headless EGL context); textures and framebuffers are made once and
+reused. Shader files are read and compiled by `performer.render.shaders`. With a preview, the
+program window (the projector) gets the clean picture and a second window, sharing the GL
+context's objects, gets the picture with the HUD, the face preview and the status mark.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+import glfw
+import moderngl
+import numpy as np
+
+from performer.render.hud import Hud
+from performer.render.readback import Readback
+from performer.render.shaders import (
+    FIRST_PASS,
+    LAST_PASS,
+    ParamSpec,
+    Program,
+    ShaderError,
+    compile_program,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class KeyEvent:
+    key: str
+    mods: frozenset[str]
+    action: str  # "press" | "repeat" | "release"
+
+
+# --- keys -----------------------------------------------------------------------------------
+
+_KEY_NAMES: dict[int, str] = {
+    getattr(glfw, f"KEY_{name.upper()}"): name
+    for name in [
+        *"abcdefghijklmnopqrstuvwxyz0123456789",
+        *(f"f{i}" for i in range(1, 13)),
+        *("space", "enter", "escape", "tab", "backspace", "left", "right", "up", "down"),
+        *("page_up", "page_down", "home", "end", "minus", "equal", "comma", "period", "slash"),
+        *("left_bracket", "right_bracket"),
+    ]
+}
+_KEY_NAMES[glfw.KEY_KP_ENTER] = "enter"
+_ACTIONS = {glfw.PRESS: "press", glfw.REPEAT: "repeat", glfw.RELEASE: "release"}
+_MODS = {
+    glfw.MOD_SHIFT: "shift",
+    glfw.MOD_CONTROL: "ctrl",
+    glfw.MOD_ALT: "alt",
+    glfw.MOD_SUPER: "super",
+}
+
+
+# --- the display ----------------------------------------------------------------------------
+
+_BLIT_VERT = """#version 330 core
+out vec2 v_uv;
+void main() {
+    vec2 p = vec2(float((gl_VertexID << 1) & 2), float(gl_VertexID & 2));
+    v_uv = p;
+    gl_Position = vec4(p * 2.0 - 1.0, 0.0, 1.0);
+}
+"""
+_BLIT_FRAG = """#version 330 core
+in vec2 v_uv;
+out vec4 f_color;
+uniform sampler2D u_texture;
+void main() { f_color = texture(u_texture, v_uv); }
+"""
+
+
+PREVIEW_FIT = 960  # the preview's default size: the program's, scaled down to fit this
+
+
+@dataclass(frozen=True)
+class PreviewSpec:
+    """The operator's window beside the program window.
+
+    enabled: None opens it only with two or more monitors (`choose_preview`).
+    monitor: an index into glfw.get_monitors(); None is the first monitor that is not the
+    program's (the primary when there is only one). size: None is the program's size scaled
+    to fit PREVIEW_FIT. fullscreen: fullscreen on that monitor, else a window centred on it.
+    """
+
+    enabled: bool | None = None
+    monitor: int | None = None
+    size: tuple[int, int] | None = None
+    fullscreen: bool = False
+
+
+def choose_preview(monitors: int, asked: bool | None) -> bool:
+    """Whether to open the preview: as asked, or (asked None) only with 2+ monitors."""
+    return monitors >= 2 if asked is None else asked
+
+
+def preview_monitor(monitors: int, program: int, asked: int | None) -> int:
+    """The preview's monitor index: `asked` if given, else the first that is not the
+    program's (an out-of-range program index means the primary, 0); with one monitor, 0."""
+    if asked is not None:
+        return asked
+    program = program if 0 <= program < monitors else 0
+    return next((i for i in range(monitors) if i != program), 0)
+
+
+def preview_size(width: int, height: int, fit: int = PREVIEW_FIT) -> tuple[int, int]:
+    """The program's size scaled down (never up) so that its longer side is at most `fit`."""
+    scale = min(1.0, fit / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _fit(inner: tuple[int, int], outer: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Viewport (x, y, w, h) of `inner`'s aspect ratio, as large as fits, centred in `outer`."""
+    scale = min(outer[0] / inner[0], outer[1] / inner[1])
+    w = min(outer[0], max(1, round(inner[0] * scale)))
+    h = min(outer[1], max(1, round(inner[1] * scale)))
+    return (outer[0] - w) // 2, (outer[1] - h) // 2, w, h
+
+
+class Display:
+    """Draws frames through `upscale -> *chain -> present` into a window or offscreen."""
+
+    def __init__(
+        self,
+        *,
+        width: int,
+        height: int,
+        chain: Sequence[str],
+        shader_dir: Path,
+        headless: bool,
+        title: str = "latent-stage",
+        fullscreen: bool = False,
+        monitor: int = 0,
+        vsync: bool = True,
+        effects_scale: float = 0.0,
+        preview: PreviewSpec | None = None,
+        program_status: bool | None = None,
+    ) -> None:
+        """`preview`: the operator's window (ignored headless; see PreviewSpec).
+        `program_status`: the status mark on the program window too; None: only when no
+        preview is open (the preview always gets it)."""
+        if width < 1 or height < 1:
+            raise ValueError(f"display size must be positive, got {width}x{height}")
+        self.width, self.height = width, height
+        self.headless = headless
+        self.shader_dir = Path(shader_dir)
+        self.monitor = monitor
+        # effects run at up to this multiple of the frame's size (0: at the content size);
+        # `present` then scales to the output. Software GL pays per pixel, per pass.
+        self.effects_scale = effects_scale
+        self._work: tuple[int, int] = (width, height)
+        self._names = [FIRST_PASS, *chain, LAST_PASS]
+        self._closed = False
+        self._glfw_inited = False
+        self._window = None
+        self._ctx: moderngl.Context | None = None
+        self._programs: list[Program] = []
+        self._targets: list[list[moderngl.Framebuffer]] = []  # per pass but the last
+        self._write: list[int] = []  # which of a ping-pong pair the pass writes next
+        self._stale: list[bool] = []  # the pass was skipped: its feedback history is old
+        self._targets_dirty = True
+        self._content: tuple[int, int, int, int] | None = None  # viewport in the output
+        self._source_tex: moderngl.Texture | None = None
+        self._source_key: tuple[int, int, str] | None = None
+        self._hud = Hud()
+        self._hud_tex: moderngl.Texture | None = None
+        self._mark = Hud(font_scale=0.4, padding=4, box_alpha=120, color=(255, 190, 60))
+        self._mark_tex: moderngl.Texture | None = None
+        self._overlay: np.ndarray | None = None  # a small picture over the screen (rehearsal)
+        self._overlay_tex: moderngl.Texture | None = None
+        self._readback: Readback | None = None  # the recording's asynchronous read-back
+        self._overlay_new = False
+        self._output: moderngl.Framebuffer | None = None  # the show output, width x height
+        self._screen: moderngl.Framebuffer | None = None  # headless stand-in for the window
+        self._black: moderngl.Texture | None = None  # bound where a sampler has no input
+        self._blit: moderngl.Program | None = None
+        self._blit_vao: moderngl.VertexArray | None = None
+        self._screen_size = (width, height)
+        self._events: list[KeyEvent] = []
+        self._windowed_rect = (0, 0, width, height)
+        self._preview: Any = None  # the operator's glfw window, sharing the program's objects
+        self._preview_vao: moderngl.VertexArray | None = None  # VAOs are not shared
+        self._preview_size = (0, 0)
+        self.program_status = program_status  # may be changed between frames
+        if headless and preview is not None:
+            log.debug("headless: no preview window")
+            preview = None
+        try:
+            if headless:
+                self._ctx = moderngl.create_standalone_context(backend="egl", require=330)
+            else:
+                preview = self._open_window(title, vsync, preview)
+                self._ctx = moderngl.create_context(require=330)
+            with self._current():
+                self._setup_gl()
+                if preview is not None:
+                    self._open_preview(f"{title} (preview)", preview)
+            if fullscreen:
+                self.toggle_fullscreen()
+            if self._preview is not None:
+                glfw.focus_window(self._preview)  # where the operator types
+        except BaseException:
+            self.close()
+            raise
+
+    # -- setup ---------------------------------------------------------------------------
+
+    def _open_window(
+        self, title: str, vsync: bool, preview: PreviewSpec | None
+    ) -> PreviewSpec | None:
+        """The program window; returns `preview` if it is to be opened too, else None."""
+        if not glfw.init():
+            raise RuntimeError("glfw.init() failed: is there a display (DISPLAY / Wayland)?")
+        self._glfw_inited = True
+        if preview is not None and not choose_preview(self._monitor_count(), preview.enabled):
+            log.debug("fewer than two monitors: no preview window unless it is asked for")
+            preview = None
+        glfw.window_hint(glfw.CONTEXT_VERSION_MAJOR, 3)
+        glfw.window_hint(glfw.CONTEXT_VERSION_MINOR, 3)
+        glfw.window_hint(glfw.OPENGL_PROFILE, glfw.OPENGL_CORE_PROFILE)
+        glfw.window_hint(glfw.OPENGL_FORWARD_COMPAT, True)
+        # With a preview the operator clicks into it: a fullscreen program must stay up.
+        glfw.window_hint(glfw.AUTO_ICONIFY, preview is None)
+        self._window = glfw.create_window(self.width, self.height, title, None, None)
+        if not self._window:
+            raise RuntimeError("glfw could not open a window with an OpenGL 3.3 core context")
+        glfw.make_context_current(self._window)
+        glfw.swap_interval(1 if vsync else 0)
+        glfw.set_key_callback(self._window, self._on_key)
+        return preview
+
+    @staticmethod
+    def _monitor_count() -> int:
+        return len(glfw.get_monitors() or [])
+
+    def _open_preview(self, title: str, spec: PreviewSpec) -> None:
+        """The second window: its context shares the program's textures and programs; it
+        gets its own blit VAO. Never vsynced (the program's swap paces the show)."""
+        w, h = spec.size or preview_size(self.width, self.height)
+        window = glfw.create_window(w, h, title, None, self._window)
+        if not window:
+            raise RuntimeError("glfw could not open the preview window")
+        self._preview = window
+        glfw.set_key_callback(window, self._on_key)
+        with self._on(window):
+            glfw.swap_interval(0)
+            self._preview_vao = self._ctx.vertex_array(self._blit, [])
+        index = preview_monitor(self._monitor_count(), self.monitor, spec.monitor)
+        log.info("preview window on monitor %d (the program's: %d)", index, self.monitor)
+        monitor = self._find_monitor(index)
+        if monitor and spec.fullscreen:
+            self._fullscreen_on(window, monitor)
+        elif monitor:
+            x, y, mw, mh = glfw.get_monitor_workarea(monitor)
+            glfw.set_window_pos(window, x + max(0, (mw - w) // 2), y + max(0, (mh - h) // 2))
+
+    @contextmanager
+    def _on(self, window: Any) -> Iterator[None]:
+        """`window`'s GL context current (same moderngl objects), then the program's again."""
+        glfw.make_context_current(window)
+        try:
+            yield
+        finally:
+            glfw.make_context_current(self._window)
+
+    def _setup_gl(self) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        programs: list[Program] = []
+        try:
+            for name in self._names:
+                programs.append(compile_program(ctx, name, self.shader_dir))
+        except ShaderError:
+            for p in programs:
+                p.release()
+            raise
+        self._programs = programs
+        self._update_specs()
+        self._blit = ctx.program(vertex_shader=_BLIT_VERT, fragment_shader=_BLIT_FRAG)
+        self._blit_vao = ctx.vertex_array(self._blit, [])
+        self._black = ctx.texture((1, 1), 4, bytes(4))
+        self._output = self._framebuffer((self.width, self.height), dtype="f1")
+        self._screen = (
+            self._framebuffer((self.width, self.height), dtype="f1") if self.headless else None
+        )
+
+    def _framebuffer(self, size: tuple[int, int], dtype: str) -> moderngl.Framebuffer:
+        assert self._ctx is not None
+        tex = self._ctx.texture(size, 4, dtype=dtype)
+        tex.repeat_x = tex.repeat_y = False
+        fbo = self._ctx.framebuffer([tex])
+        fbo.clear(0.0, 0.0, 0.0, 1.0)
+        return fbo
+
+    def _update_specs(self) -> None:
+        self._specs = {f"{p.name}.{k}": s for p in self._programs for k, s in p.params.items()}
+
+    @contextmanager
+    def _current(self) -> Iterator[None]:
+        if self._closed or self._ctx is None:
+            raise RuntimeError("Display is closed")
+        if self._window is not None:
+            glfw.make_context_current(self._window)
+            yield
+        else:
+            with self._ctx:
+                yield
+
+    # -- per frame -------------------------------------------------------------------------
+
+    def _upload(self, frame: np.ndarray) -> None:
+        frame = np.asarray(frame)
+        if frame.ndim != 3 or frame.shape[2] != 3 or 0 in frame.shape:
+            raise ValueError(f"frame must be HxWx3, got shape {frame.shape}")
+        if frame.dtype == np.uint8:
+            dtype = "f1"
+        elif np.issubdtype(frame.dtype, np.floating):
+            frame, dtype = frame.astype(np.float32, copy=False), "f4"
+        else:
+            raise ValueError(f"frame must be uint8 or float in [0, 1], got {frame.dtype}")
+        frame = np.ascontiguousarray(frame)
+        h, w = frame.shape[:2]
+        if self._source_key != (w, h, dtype):
+            if self._source_tex is not None:
+                self._source_tex.release()
+            assert self._ctx is not None
+            self._source_tex = self._ctx.texture((w, h), 3, dtype=dtype, alignment=1)
+            self._source_tex.repeat_x = self._source_tex.repeat_y = False
+            self._source_key = (w, h, dtype)
+            content = _fit((w, h), (self.width, self.height))
+            if content != self._content:
+                self._content = content
+                self._targets_dirty = True
+        assert self._source_tex is not None
+        self._source_tex.write(frame)
+
+    def _ensure_targets(self) -> None:
+        if not self._targets_dirty:
+            return
+        assert self._content is not None
+        for pair in self._targets:
+            for fbo in pair:
+                fbo.color_attachments[0].release()
+                fbo.release()
+        cw, ch = self._content[2:]
+        fw, fh = self._source_tex.size
+        scale = 1.0
+        if self.effects_scale > 0:
+            scale = min(1.0, self.effects_scale * max(fw, fh) / max(cw, ch))
+        size = self._work = (max(1, round(cw * scale)), max(1, round(ch * scale)))
+        # 8-bit between passes (llvmpipe's fast path); 16-bit float where a pass feeds back
+        # into itself, or a decaying trail would get stuck at a faint 8-bit residue.
+        self._targets = [
+            [self._framebuffer(size, "f2") for _ in range(2)]
+            if p.uses_previous
+            else [self._framebuffer(size, "f1")]
+            for p in self._programs[:-1]
+        ]
+        self._write = [0] * len(self._targets)
+        self._stale = [False] * len(self._targets)
+        self._output.clear(0.0, 0.0, 0.0, 1.0)
+        self._output.viewport = self._content
+        self._targets_dirty = False
+
+    def draw(
+        self,
+        frame: np.ndarray,
+        params: Mapping[str, float],
+        time: float,
+        hud: Sequence[str] | None = None,
+        status: str | None = None,
+    ) -> dict[str, float]:
+        """Upload `frame` (HxWx3, row 0 = top), run the chain, blit to the screen + HUD, and
+        `status` (a few words: what is not well) small in the screen's top right corner. Neither
+        the HUD nor the status mark is ever in the show output (`read_pixels`).
+
+        Returns CPU-side seconds for {"upload", "draw"}.
+        """
+        with self._current():
+            t0 = perf_counter()
+            self._upload(frame)
+            t1 = perf_counter()
+            self._ensure_targets()
+            assert self._source_tex is not None and self._content is not None
+            source, source_size = self._source_tex, self._source_tex.size
+            content_size, work_size = self._content[2:], self._work
+            last = len(self._programs) - 1
+            for i, program in enumerate(self._programs):
+                previous = self._black
+                if i == last:
+                    target = self._output
+                elif i > 0 and program.bypassed(params):
+                    self._stale[i] = True
+                    continue
+                else:
+                    pair = self._targets[i]
+                    if self._stale[i]:  # back after a skip: start its feedback from black
+                        for fbo in pair:
+                            fbo.clear(0.0, 0.0, 0.0, 1.0)
+                        self._stale[i] = False
+                    target = pair[self._write[i]]
+                    if len(pair) == 2:
+                        previous = pair[1 - self._write[i]].color_attachments[0]
+                        self._write[i] ^= 1
+                target.use()
+                source.use(0)
+                previous.use(1)
+                size = content_size if i == last else work_size
+                program.set_uniforms(params, time, size, source_size)
+                program.vao.render(moderngl.TRIANGLES, vertices=3)
+                source, source_size = target.color_attachments[0], size
+            self._draw_screens(hud, status)
+            t2 = perf_counter()
+        return {"upload": t1 - t0, "draw": t2 - t1}
+
+    def _draw_screens(self, hud: Sequence[str] | None, status: str | None) -> None:
+        """The program window (or headless screen), then the preview: the operator's view
+        (HUD, overlay, status mark) goes to the preview when there is one."""
+        ctx = self._ctx
+        assert ctx is not None
+        if self._window is not None:
+            screen = ctx.screen
+            self._screen_size = glfw.get_framebuffer_size(self._window)
+        else:
+            assert self._screen is not None
+            screen = self._screen
+        preview = self._preview is not None
+        program_status = not preview if self.program_status is None else self.program_status
+        self._paint(
+            screen,
+            self._screen_size,
+            self._blit_vao,
+            None if preview else hud,
+            status if program_status else None,
+            overlay=not preview,
+            copy=True,
+        )
+        if preview:
+            with self._on(self._preview):
+                self._preview_size = glfw.get_framebuffer_size(self._preview)
+                self._paint(ctx.screen, self._preview_size, self._preview_vao, hud, status)
+
+    def _paint(
+        self,
+        screen: moderngl.Framebuffer,
+        size: tuple[int, int],
+        vao: moderngl.VertexArray,
+        hud: Sequence[str] | None,
+        status: str | None,
+        overlay: bool = True,
+        copy: bool = False,
+    ) -> None:
+        """The output letterboxed into `screen` (`size` pixels), then what is asked over it.
+        `copy`: a framebuffer copy where the sizes match — only in the output's own context:
+        framebuffers are not shared between contexts (Mesa shares them; the spec does not)."""
+        ctx = self._ctx
+        fw, fh = size
+        if fw < 1 or fh < 1:  # minimised
+            return
+        if copy and (fw, fh) == (self.width, self.height):  # software GL: far cheaper
+            ctx.copy_framebuffer(screen, self._output)
+            screen.use()
+        else:  # letterbox the output into the window
+            screen.use()
+            screen.clear(0.0, 0.0, 0.0, 1.0, viewport=(0, 0, fw, fh))
+            ctx.viewport = _fit((self.width, self.height), (fw, fh))
+            self._output.color_attachments[0].use(0)
+            vao.render(moderngl.TRIANGLES, vertices=3)
+        if overlay and self._overlay is not None:
+            self._draw_overlay(ctx, fw, vao)
+        if hud:
+            self._hud_tex = self._text(self._hud, self._hud_tex, hud)
+            w, h = self._hud_tex.size
+            self._blend(self._hud_tex, (0, fh - h, w, h), vao)
+        if status:
+            self._mark_tex = self._text(self._mark, self._mark_tex, [status])
+            w, h = self._mark_tex.size
+            box_w = self._mark.box[0]
+            self._blend(self._mark_tex, (max(0, fw - box_w - 4), fh - h - 4, w, h), vao)
+
+    def _text(
+        self, hud: Hud, tex: moderngl.Texture | None, lines: Sequence[str]
+    ) -> moderngl.Texture:
+        """`lines` rendered by `hud` into `tex` (made or remade as its size needs)."""
+        if hud.update(lines) or tex is None:
+            image = np.ascontiguousarray(hud.image[::-1])
+            size = (image.shape[1], image.shape[0])
+            if tex is None or tex.size != size:
+                if tex is not None:
+                    tex.release()
+                tex = self._ctx.texture(size, 4)
+                tex.filter = (moderngl.NEAREST, moderngl.NEAREST)
+            tex.write(image)
+        return tex
+
+    def _blend(
+        self,
+        tex: moderngl.Texture,
+        viewport: tuple[int, int, int, int],
+        vao: moderngl.VertexArray,
+    ) -> None:
+        ctx = self._ctx
+        ctx.viewport = viewport
+        ctx.enable(moderngl.BLEND)
+        ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
+        tex.use(0)
+        vao.render(moderngl.TRIANGLES, vertices=3)
+        ctx.disable(moderngl.BLEND)
+
+    # -- read back / window ------------------------------------------------------------------
+
+    def set_overlay(self, image: np.ndarray | None) -> None:
+        """A small RGB picture (row 0 = top) drawn at the bottom right of the screen (of the
+        preview, when there is one) after the next draws, never into the show output; None
+        removes it. Re-uploaded only when it changes."""
+        if image is not self._overlay:
+            self._overlay, self._overlay_new = image, image is not None
+
+    def _draw_overlay(
+        self, ctx: moderngl.Context, screen_w: int, vao: moderngl.VertexArray
+    ) -> None:
+        image = self._overlay
+        assert image is not None
+        h, w = image.shape[:2]
+        if self._overlay_new:
+            if self._overlay_tex is None or self._overlay_tex.size != (w, h):
+                if self._overlay_tex is not None:
+                    self._overlay_tex.release()
+                self._overlay_tex = ctx.texture((w, h), 3, alignment=1)
+            self._overlay_tex.write(np.ascontiguousarray(image[::-1], np.uint8))
+            self._overlay_new = False
+        ctx.viewport = (max(0, screen_w - w - 8), 8, w, h)  # bottom right, clear of the HUD
+        self._overlay_tex.use(0)
+        vao.render(moderngl.TRIANGLES, vertices=3)
+
+    def read_later(self, tag: object = None) -> list[tuple[np.ndarray, object]]:
+        """Start reading the show output back without waiting for it (pixel-buffer objects);
+        returns the reads that have finished since — (pixels as `read_pixels` gives them, tag)
+        — a frame or two behind. `read_pending` returns the rest at the end."""
+        with self._current():
+            if self._readback is None:
+                self._readback = Readback(self._ctx, (self.width, self.height))
+            self._readback.request(self._output, tag)
+            done = []
+            while (read := self._readback.collect()) is not None:
+                done.append(read)
+        return done
+
+    def read_pending(self) -> list[tuple[np.ndarray, object]]:
+        """Every read started by `read_later` and not yet returned, oldest first."""
+        if self._readback is None or self._closed:
+            return []
+        with self._current():
+            return self._readback.drain()
+
+    def read_pixels(self) -> np.ndarray:
+        """The show output without HUD: (height, width, 3) uint8 RGB, row 0 = top."""
+        with self._current():
+            data = self._output.read(components=3)
+        return np.frombuffer(data, np.uint8).reshape(self.height, self.width, 3)[::-1].copy()
+
+    def read_screen(self) -> np.ndarray:
+        """What the program window (or headless screen) shows after the last draw (window:
+        read before present())."""
+        w, h = self._screen_size
+        with self._current():
+            fbo = self._screen if self._screen is not None else self._ctx.screen  # type: ignore[union-attr]
+            data = fbo.read(viewport=(0, 0, w, h), components=3)
+        return np.frombuffer(data, np.uint8).reshape(h, w, 3)[::-1].copy()
+
+    def read_preview(self) -> np.ndarray:
+        """What the preview window shows after the last draw (read before present())."""
+        if self._preview is None:
+            raise RuntimeError("no preview window is open")
+        w, h = self._preview_size
+        with self._current(), self._on(self._preview):
+            data = self._ctx.screen.read(viewport=(0, 0, w, h), components=3)  # type: ignore[union-attr]
+        return np.frombuffer(data, np.uint8).reshape(h, w, 3)[::-1].copy()
+
+    @property
+    def has_preview(self) -> bool:
+        """True while the preview window is open."""
+        return self._preview is not None
+
+    def present(self) -> None:
+        """Swap buffers (the preview's, then the program's, which waits for vsync); nothing
+        headless."""
+        if self._window is None or self._closed:
+            return
+        if self._preview is not None:
+            with self._on(self._preview):  # EGL (Wayland) swaps only the current context
+                glfw.swap_buffers(self._preview)
+        glfw.swap_buffers(self._window)
+
+    def poll(self) -> list[KeyEvent]:
+        """Process window events; the key events (of both windows) queued since the last
+        call."""
+        if self._window is None or self._closed:
+            return []
+        glfw.poll_events()
+        events, self._events = self._events, []
+        return events
+
+    def _on_key(self, window: object, key: int, scancode: int, action: int, mods: int) -> None:
+        name = _KEY_NAMES.get(key)
+        if name is not None and action in _ACTIONS:
+            names = frozenset(n for bit, n in _MODS.items() if mods & bit)
+            self._events.append(KeyEvent(name, names, _ACTIONS[action]))
+
+    def should_close(self) -> bool:
+        """True once a window's close button (the program's or the preview's) was pressed;
+        never headless."""
+        return any(
+            w is not None and bool(glfw.window_should_close(w))
+            for w in (self._window, self._preview)
+        )
+
+    def toggle_fullscreen(self) -> None:
+        """The program window: window <-> fullscreen on the configured monitor; nothing
+        headless."""
+        if self._window is None or self._closed:
+            return
+        window = self._window
+        if glfw.get_window_monitor(window):
+            x, y, w, h = self._windowed_rect
+            glfw.set_window_monitor(window, None, x, y, w, h, 0)
+            return
+        monitor = self._find_monitor(self.monitor)
+        if not monitor:
+            log.warning("no monitor found: staying windowed")
+            return
+        self._windowed_rect = (*glfw.get_window_pos(window), *glfw.get_window_size(window))
+        self._fullscreen_on(window, monitor)
+
+    @staticmethod
+    def _find_monitor(index: int) -> Any:
+        """glfw's monitor `index`, or the primary (with a warning) when out of range."""
+        monitors = glfw.get_monitors() or []
+        if 0 <= index < len(monitors):
+            return monitors[index]
+        log.warning(
+            "monitor %d out of range (%d connected): using the primary monitor",
+            index,
+            len(monitors),
+        )
+        return glfw.get_primary_monitor()
+
+    @staticmethod
+    def _fullscreen_on(window: Any, monitor: Any) -> None:
+        mode = glfw.get_video_mode(monitor)
+        if not mode:
+            log.warning("the monitor reports no video mode: staying windowed")
+            return
+        glfw.set_window_monitor(
+            window, monitor, 0, 0, mode.size.width, mode.size.height, mode.refresh_rate
+        )
+
+    # -- shaders -------------------------------------------------------------------------------
+
+    def reload_shaders(self) -> list[str]:
+        """Recompile the chain from disk; a program that fails keeps its old version.
+
+        Returns the error messages (empty if every program compiled).
+        """
+        errors: list[str] = []
+        with self._current():
+            assert self._ctx is not None
+            for i, old in enumerate(self._programs):
+                try:
+                    new = compile_program(self._ctx, old.name, self.shader_dir)
+                except ShaderError as e:
+                    log.warning("shader reload failed, keeping the old %s:\n%s", old.name, e)
+                    errors.append(str(e))
+                    continue
+                if new.uses_previous != old.uses_previous:
+                    self._targets_dirty = self._content is not None
+                old.release()
+                self._programs[i] = new
+        self._update_specs()
+        return errors
+
+    @property
+    def param_specs(self) -> dict[str, ParamSpec]:
+        """The specs by "program.param" name, for every program in the chain."""
+        return dict(self._specs)
+
+    # -- teardown ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release GL objects, destroy the windows, terminate glfw; safe to call twice."""
+        if self._closed:
+            return
+        try:
+            if self._ctx is not None:
+                with self._current():
+                    self._release_gl()
+                self._ctx.release()
+        except Exception:
+            log.exception("releasing the display's GL objects failed")
+        finally:
+            self._closed = True
+            self._ctx = None
+            for window in (self._preview, self._window):
+                if window is not None:
+                    glfw.destroy_window(window)
+            self._preview = self._window = None
+            if self._glfw_inited:
+                glfw.terminate()
+                self._glfw_inited = False
+
+    def _release_gl(self) -> None:
+        if self._preview_vao is not None:
+            with self._on(self._preview):
+                self._preview_vao.release()
+            self._preview_vao = None
+        if self._readback is not None:
+            self._readback.release()
+            self._readback = None
+        for program in self._programs:
+            program.release()
+        self._programs = []
+        fbos = [fbo for pair in self._targets for fbo in pair]
+        fbos += [self._output, self._screen]
+        for fbo in fbos:
+            if fbo is not None:
+                fbo.color_attachments[0].release()
+                fbo.release()
+        self._targets = []
+        for obj in (
+            self._source_tex,
+            self._hud_tex,
+            self._mark_tex,
+            self._overlay_tex,
+            self._black,
+            self._blit_vao,
+            self._blit,
+        ):
+            if obj is not None:
+                obj.release()
+
+    def __enter__(self) -> Display:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,1 +1,0 @@
-"""Input sources: keyboard now; camera, face and OSC threads publish snapshots and cues."""
