@@ -6,6 +6,12 @@ running on a moving face photograph in both loops (in the stage's, its own camer
 tracker threads), and writes everything to JSON.
 
     python bench/realtime.py [--seconds 6] [--output 640x360] [--out bench/results]
+    python bench/realtime.py --rig [--sizes 128] [--output 1280x720]
+
+`--rig` measures the stage wired into a venue's rig instead: program window + the operator's
+preview (under Xvfb when there is no screen) + NDI (a receiver connected by address in another
+process) + H.264 recording, all at once — fps, frame-interval p99, missed %, and each output's
+drops — beside the program alone; into realtime-rig.json.
 """
 
 from __future__ import annotations
@@ -162,6 +168,140 @@ direction = 1
         stage.close()
 
 
+RECEIVER = """
+import sys, time
+import NDIlib as ndi
+ndi.initialize()
+settings = ndi.RecvCreateV3()
+settings.color_format = ndi.RECV_COLOR_FORMAT_RGBX_RGBA
+recv = ndi.recv_create_v3(settings)
+source = ndi.Source()
+source.url_address = sys.argv[1]
+ndi.recv_connect(recv, source)
+frames, end = 0, time.time() + float(sys.argv[2])
+while time.time() < end:
+    kind, video, audio, meta = ndi.recv_capture_v2(recv, 100)
+    if kind == ndi.FRAME_TYPE_VIDEO:
+        frames += 1
+        ndi.recv_free_video_v2(recv, video)
+    elif kind == ndi.FRAME_TYPE_AUDIO:
+        ndi.recv_free_audio_v2(recv, audio)
+    elif kind == ndi.FRAME_TYPE_METADATA:
+        ndi.recv_free_metadata(recv, meta)
+print(frames)
+"""
+
+
+def virtual_screen() -> subprocess.Popen | None:
+    """An Xvfb screen big enough for a 1280x720 program and its preview, when there is no
+    screen and Xvfb is installed (sets DISPLAY); None otherwise."""
+    import shutil
+
+    if os.environ.get("DISPLAY") or shutil.which("Xvfb") is None:
+        return None
+    number = next(n for n in range(120, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+    proc = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", "2560x1440x24", "-nolisten", "tcp", "-noreset"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not Path(f"/tmp/.X11-unix/X{number}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.environ["DISPLAY"] = f":{number}"
+    return proc
+
+
+def rig_loop(
+    size: int, seconds: float, output: tuple[int, int], workdir: Path, everything: bool
+) -> dict:
+    """The stage with the program alone, or with preview + NDI (+ a receiver) + recording."""
+    from performer.outputs.ndi import listening_address
+    from performer.show import load_show
+    from performer.stage import RunOptions, Stage
+
+    camera = camera_clip(workdir / "camera.avi").name
+    body = f""""grade.saturation" = 1.2
+[[scenes]]
+seed = 1
+drift = {{ speed = 0.3, amplitude = 1.0 }}
+[face]
+camera = "{camera}"
+[[face.mappings.follow]]
+feature = "x"
+direction = 1
+"""
+    show = write_show(workdir, f"rig{size}", size, output, body)
+    windowed = bool(os.environ.get("DISPLAY"))
+    opts = RunOptions(headless=not windowed, seconds=seconds)
+    if everything:
+        opts.preview = windowed
+        opts.ndi = "latent-stage-bench"
+        opts.record = workdir / f"rig{size}.mp4"
+    stage = Stage(load_show(show), opts)
+    receiver = None
+    try:
+        ndi = next((o for o in stage.outputs.items if o.name == "ndi"), None)
+        address = listening_address(ndi) if ndi is not None else None
+        if address:
+            receiver = subprocess.Popen(
+                [sys.executable, "-c", RECEIVER, address, str(seconds + 8)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(2.0)  # let it connect
+        summary = stage.run()
+        health = summary["health"]
+        row = {
+            key: summary[key]
+            for key in ("fps", "interval_p99_ms", "missed_pct", "fresh_pct", "frames")
+        }
+        row["windows"] = (
+            "program + preview"
+            if stage.display.has_preview
+            else ("program" if windowed else "headless")
+        )
+        row["outputs"] = {
+            name: {k: v for k, v in part.items() if k in ("state", "sent", "dropped", "frames")}
+            for name, part in health.items()
+            if name in ("recorder", "ndi")
+        }
+    finally:
+        stage.close()
+        if receiver is not None:
+            receiver.terminate()
+            out, _ = receiver.communicate(timeout=20)
+            received = out.strip().splitlines()
+            row["ndi_received"] = int(received[-1]) if received else None
+    return row
+
+
+def rig(args: argparse.Namespace, output: tuple[int, int]) -> int:
+    screen = virtual_screen()
+    results: dict = {"output": args.output, "seconds": args.seconds, "sizes": {}}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for size in (int(s) for s in args.sizes.split(",")):
+                alone = rig_loop(size, args.seconds, output, Path(tmp), everything=False)
+                full = rig_loop(size, args.seconds, output, Path(tmp), everything=True)
+                results["sizes"][size] = {"program_only": alone, "rig": full}
+                for name, row in (("program only", alone), ("rig", full)):
+                    got = row.get("ndi_received")
+                    print(
+                        f"{size:4d} px {name:12s} | {row['windows']}: {row['fps']:6.2f} fps,"
+                        f" interval p99 {row['interval_p99_ms']:.1f} ms, missed"
+                        f" {row['missed_pct']:.2f} %, new images {row['fresh_pct']:.0f} %"
+                        f" | outputs {row['outputs']}"
+                        + (f", NDI received {got}" if got is not None else ""),
+                        flush=True,
+                    )
+    finally:
+        if screen is not None:
+            screen.terminate()
+    save_results(args.out, "realtime-rig.json", results)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=6.0)
@@ -169,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="64,128,256")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--plain", type=int, help=argparse.SUPPRESS)  # child process: one plain run
+    ap.add_argument("--rig", action="store_true", help="program + preview + NDI + recording")
     args = ap.parse_args(argv)
     output = tuple(int(v) for v in args.output.split("x"))
     if args.plain:
@@ -176,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     import performer  # noqa: F401  first, as `stage` does: its thread policy must precede torch
+
+    if args.rig:
+        return rig(args, output)
 
     # isort: split
     import moderngl
