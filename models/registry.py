@@ -21,6 +21,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from models import dcgan, dcgan128, dual, unet, vaegan
+from models.stylegan import stylegan2
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,9 @@ KINDS: dict[str, ModelKind] = {
             "D": dual.DualDiscriminator,
         },
     ),
+    # an imported NVlabs StyleGAN2(-ADA) network pickle (models/stylegan/convert.py): G only
+    "stylegan2": ModelKind("stylegan2", stylegan2.StyleGAN2Config, {"G": stylegan2.Generator}),
+    # "stylegan3" is registered at the end of this file when models/stylegan/stylegan3.py exists
 }
 
 
@@ -75,6 +79,7 @@ LIMITS: dict[str, tuple[int, int]] = {
     "image_size": (4, 2048),
     "mapping_layers": (1, 32),
     "feature_level": (0, 16),
+    **stylegan2.LIMITS,
 }
 MAX_LAYERS = 12  # entries in a widths list
 MAX_PARAMETERS = 2 * 10**9  # in the networks a checkpoint would build
@@ -113,7 +118,10 @@ def config_from_dict(kind: str, data: dict[str, Any]) -> Any:
 
 def check_value(key: str, value: Any) -> None:
     """Raise ConfigError unless `value` is a sane `config.<key>`: a size field a whole number
-    within LIMITS (each entry of a list, and at most MAX_LAYERS of them); a float finite."""
+    within LIMITS (each entry of a list, and at most MAX_LAYERS of them); a float finite.
+    None passes (an optional size left out): a Config says which of its fields may be None."""
+    if value is None:
+        return
     if key in LIMITS:
         if isinstance(value, (list, tuple)):
             if len(value) > MAX_LAYERS:
@@ -187,3 +195,23 @@ class _NoRandomInit(TorchFunctionMode):
         if name in ("randn_like", "rand_like"):
             return torch.empty_like(*args, **kwargs)
         return func(*args, **kwargs)
+
+
+def _register_stylegan3() -> None:
+    """Hook: "stylegan3" (part "G") once models/stylegan/stylegan3.py exists. That module
+    defines StyleGAN3Config and Generator(config), and may define LIMITS: its size fields,
+    added here (a key already here keeps its bound; the module's own check applies its own)."""
+    try:
+        from models.stylegan import stylegan3
+    except ModuleNotFoundError as e:
+        if e.name != "models.stylegan.stylegan3":
+            raise
+        return
+    for key, bounds in getattr(stylegan3, "LIMITS", {}).items():
+        LIMITS.setdefault(key, bounds)
+    KINDS["stylegan3"] = ModelKind(
+        "stylegan3", stylegan3.StyleGAN3Config, {"G": stylegan3.Generator}
+    )
+
+
+_register_stylegan3()

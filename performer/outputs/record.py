@@ -354,10 +354,7 @@ class Recorder:
         if self._closed:
             return PartHealth(OFF, f"recorded {self.path}", figures)
         if time.monotonic() - self._last_drop < DEGRADED_S:
-            detail = (
-                f"dropping frames: {self.dropped} dropped,"
-                f" queue {len(self._queue)}/{self.queue_frames}"
-            )
+            detail = "dropping frames: the encoder cannot keep up (counts in the figures)"
             return PartHealth(DEGRADED, detail, figures)
         if self.disk_free_mb is not None and self.disk_free_mb < LOW_DISK_MB:
             detail = f"disk nearly full: {self.disk_free_mb:.0f} MB free for {self.path}"

@@ -9,11 +9,11 @@ import struct
 import time
 
 import pytest
-from performer.sources import osc
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.parsing import osc_types
 
 from performer.core.control import Cue
+from performer.inputs.osc import receiver as osc
 from performer.inputs.osc.receiver import (
     MAX_ARRAY_DEPTH,
     MAX_BUNDLE_DEPTH,
