@@ -241,3 +241,59 @@ def test_frame_rate() -> None:
     assert frame_rate(60) == (60, 1)
     assert frame_rate(30.0) == (30, 1)
     assert frame_rate(29.97) == (2997, 100)
+
+
+def test_a_headless_show_with_ndi_is_received_with_the_picture_of_its_recording(
+    ndi, tmp_path
+) -> None:
+    """`stage run --ndi NAME` as a Stage: a receiver connected by address gets ≥ 100 frames,
+    and each is the picture the recording has at the same show time."""
+    import cv2
+
+    from performer.show import load_show
+    from performer.stage import RunOptions, Stage
+    from tests.performer.test_show_goes_on import write_show
+
+    show = load_show(write_show(tmp_path, fps=30))
+    record = tmp_path / "take.mp4"
+    opts = RunOptions(headless=True, offline=True, frames=150, record=record, ndi="stage-test")
+    stage = Stage(show, opts)
+    receiver = None
+    try:
+        (out,) = [o for o in stage.outputs.items if o.name == "ndi"]
+        receiver = Receiver(ndi, listening_address(out))
+        assert until(lambda: out.health().figures["connections"] >= 1)
+        # an offline render runs as fast as it can: pace it so NDI's newest-wins sender and the
+        # receiver see every frame (the show's own clock is untouched: offline)
+        present = stage.display.present
+
+        def paced():
+            present()
+            time.sleep(1 / 60)
+
+        stage.display.present = paced
+        stage.run()
+        assert until(lambda: len(receiver.frames) >= 100)
+    finally:
+        stage.close()
+        if receiver is not None:
+            receiver.close()
+    cap = cv2.VideoCapture(str(record))
+    video = []
+    while (got := cap.read())[0]:
+        video.append(got[1][..., ::-1].astype(int))  # BGR → RGB
+    assert len(video) == 150
+    matched = 0
+    for timecode, rgb, (w, h, *_rate) in receiver.frames:
+        index = round(timecode / 1e7 * 30)  # NDI timecodes are in 100 ns units: the show time
+        assert (w, h) == (96, 64) and 0 <= index < 150
+        diff = np.abs(rgb.astype(int) - video[index]).mean()
+        others = [
+            np.abs(rgb.astype(int) - video[j]).mean()
+            for j in (index - 5, index + 5)
+            if 0 <= j < 150
+        ]
+        # near its own frame of the recording, far from those 5 frames away (both sides went
+        # through lossy coding: H.264 at crf 23 and NDI's own, on a noisy 96x64 picture)
+        matched += diff < 20 and all(diff < 0.6 * o for o in others)
+    assert matched >= 0.9 * len(receiver.frames)
