@@ -277,7 +277,7 @@ direction = 1
 
 
 def rig(args: argparse.Namespace, output: tuple[int, int]) -> int:
-    screen = virtual_screen()
+    screen = None if args.headless else virtual_screen()
     results: dict = {"output": args.output, "seconds": args.seconds, "sizes": {}}
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -298,7 +298,8 @@ def rig(args: argparse.Namespace, output: tuple[int, int]) -> int:
     finally:
         if screen is not None:
             screen.terminate()
-    save_results(args.out, "realtime-rig.json", results)
+    name = "realtime-rig-headless.json" if args.headless else "realtime-rig.json"
+    save_results(args.out, name, results)
     return 0
 
 
@@ -310,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--plain", type=int, help=argparse.SUPPRESS)  # child process: one plain run
     ap.add_argument("--rig", action="store_true", help="program + preview + NDI + recording")
+    ap.add_argument("--headless", action="store_true", help="--rig without windows (EGL)")
     args = ap.parse_args(argv)
     output = tuple(int(v) for v in args.output.split("x"))
     if args.plain:

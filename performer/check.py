@@ -33,7 +33,9 @@ def _checkpoints(show: Show) -> tuple[dict[str, Any], list[str]]:
     loaded, problems = {}, []
     for m in show.models:
         try:
-            loaded[m.name] = open_model(m.checkpoint)
+            loaded[m.name] = open_model(
+                m.checkpoint, class_index=m.class_index, truncation=m.truncation
+            )
         except CheckpointError as e:
             problems.append(f"models.{m.name}.checkpoint: {e}")
     return loaded, problems

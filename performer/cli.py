@@ -3,7 +3,8 @@
 `stage run [show.toml]` plays a show (in a window, or headless with --headless; with no
 screen at all it renders a video instead); `stage rehearse` adds the HUD and key map;
 `stage replay OUT.events.jsonl` renders a recorded performance again; `stage check` validates
-a show and opens everything it needs.
+a show and opens everything it needs; `stage import NETWORK.pkl OUT.pt` makes a StyleGAN2/3
+network pickle a checkpoint, safely (the pickle is read as data, never run).
 """
 
 from __future__ import annotations
@@ -137,6 +138,19 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--threads", type=int, help="torch threads")
     chk = sub.add_parser("check", help="validate a show; open its checkpoints and shaders")
     chk.add_argument("show", nargs="?", type=Path, default=DEFAULT_SHOW)
+    imp = sub.add_parser(
+        "import",
+        help="a StyleGAN2/3 network pickle → a stage checkpoint (read as data, never run)",
+    )
+    imp.add_argument("network", type=Path, metavar="NETWORK.pkl", help="an NVlabs network pickle")
+    imp.add_argument("out", type=Path, metavar="OUT.pt", help="the checkpoint to write")
+    imp.add_argument(
+        "--truncation", type=float, default=1.0, metavar="PSI", help="default ψ (1: none)"
+    )
+    imp.add_argument(
+        "--class", dest="class_index", type=int, metavar="N", help="a conditional network's class"
+    )
+    imp.add_argument("--which", choices=("G_ema", "G"), default="G_ema", help="which generator")
     bench = sub.add_parser("bench", help="benchmarks: bench/NAME.py (figures printed + JSON)")
     bench.add_argument("which", help="a benchmark in bench/: " + ", ".join(_benchmarks()))
     bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark")
@@ -164,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "check":
         return check(args.show)
+    if args.command == "import":
+        return import_pickle(args)
     if args.command == "bench":
         script = PROJECT_ROOT / "bench" / f"{args.which}.py"
         if not script.is_file():
@@ -289,6 +305,35 @@ def render_seconds(show: Show) -> float:
     on its own (`follow`), at most 120 s; else 10 s."""
     cues = len(show.cues)
     return min(120.0, show.follow * cues) if show.follow and cues > 1 else 10.0
+
+
+def import_pickle(args: argparse.Namespace) -> int:
+    """`stage import`: write the pickle's generator as a checkpoint and say what it is; a refused
+    pickle is one line and exit 1."""
+    from models.checkpoint import CheckpointError, load_checkpoint
+    from models.stylegan.convert import import_network
+    from models.stylegan.reader import NetworkPickleError
+
+    try:
+        out = import_network(
+            args.network,
+            args.out,
+            psi=args.truncation,
+            class_index=args.class_index,
+            which=args.which,
+        )
+        loaded = load_checkpoint(out, parts=("G",))
+    except (NetworkPickleError, CheckpointError, OSError) as e:
+        print(f"stage import: {e}", file=sys.stderr)
+        return 1
+    G = loaded.generator
+    res = int(G.img_resolution)
+    cls = "" if args.class_index is None else f", class {args.class_index}"
+    print(
+        f"wrote {out}: {loaded.kind}, {res}x{res} px, z {G.z_dim}, w {G.w_dim}"
+        f" ({G.num_ws} layers), ψ {args.truncation:g}{cls}"
+    )
+    return 0
 
 
 def check(path: Path) -> int:

@@ -28,6 +28,8 @@ PCA_LAYER = {
     "vaegan": "fc",
     "wgan-unet": "mid",
     "dual": "mapping",
+    "stylegan2": "mapping",  # GANSpace in w (the mapped ws), regressed to z
+    "stylegan3": "mapping",
 }
 
 

@@ -23,6 +23,11 @@ ENGINE_PARAMS: dict[str, ParamSpec] = {
     "latent.amplitude": ParamSpec(default=1.0, min=0.0, max=4.0),  # × the scene's drift amplitude
     "latent.per_beat": ParamSpec(default=0.0, min=0.0, max=4.0),  # >0: drift in cycles per beat
     "video.mix": ParamSpec(default=0.0, min=0.0, max=1.0),  # camera through the VAE (face_rig)
+    # StyleGAN generators (engine/worker.py): truncation ψ (unset: the checkpoint's own ψ),
+    # and style mixing with a scene's `mix` scene: the amount, the first w layer taken over
+    "truncation.psi": ParamSpec(default=1.0, min=0.0, max=1.5),
+    "style.mix": ParamSpec(default=1.0, min=0.0, max=1.0),
+    "style.crossover": ParamSpec(default=4.0, min=0.0, max=32.0),  # unset: num_ws // 2
 }
 MASTER = "present.master"  # the output's brightness (present.glsl); blackout multiplies it
 BLACKOUT_FADE = 1.0  # seconds, when a blackout cue names no fade

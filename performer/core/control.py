@@ -195,6 +195,28 @@ class Controller:
         out = self.auto.overlay(self._blend())
         return out if self.face is None else self.face.apply_params(out)
 
+    def style(self) -> dict[str, object]:
+        """What a StyleGAN generator plays now (the engine ignores it for other kinds): "psi",
+        the truncation (None: the checkpoint's own ψ); "mix_z", the latent of the scene's `mix`
+        scene (None: no mixing); "mix", how far its layers are taken over (0 … 1); "crossover",
+        the first w layer taken from it (None: half the layers)."""
+        p = self.params()
+        scene = self.scene
+        mix_z = None
+        if scene.mix is not None:
+            names = [s.name for s in self.show.scenes]
+            if scene.mix in names:
+                other = self.show.scenes[names.index(scene.mix)]
+                anchor = self.target_for(other).anchor
+                mix_z = np.resize(anchor, self.z_dims[self.model]).astype(np.float32)
+        crossover = p.get("style.crossover")
+        return {
+            "psi": p.get("truncation.psi"),
+            "mix_z": mix_z,
+            "mix": p.get("style.mix", 1.0) if mix_z is not None else 0.0,
+            "crossover": None if crossover is None else int(round(crossover)),
+        }
+
     def _blend(self) -> dict[str, float]:
         """Show defaults, overlaid by the scene's (and its cue's), ramped through a fade."""
         target = {**self.show.params, **self.scene.params, **self.auto.cue_params}

@@ -7,6 +7,7 @@ finished image; a slow frame never blocks the window. Errors come back as values
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import threading
@@ -21,6 +22,7 @@ import torch
 
 from models.checkpoint import CheckpointError, Loaded, load_checkpoint
 from models.seed import is_seed, make_seed_checkpoint
+from models.stylegan import stylegan2
 from performer.core.health import DEGRADED, FAILED, OK, PartHealth, where_raised
 from performer.engine.encoder_mix import mix_video
 
@@ -42,16 +44,65 @@ class Frame:
     infer_s: float
 
 
-def open_model(path: Path) -> Loaded:
+STYLEGAN_KINDS = ("stylegan2", "stylegan3")  # generators with mapping + synthesis (ψ, mixing)
+CACHE_DIR = Path.home() / ".cache" / "latent-stage"  # imports beside a read-only pickle
+
+
+def open_model(
+    path: Path, *, class_index: int | None = None, truncation: float | None = None
+) -> Loaded:
     """Load a show's checkpoint (the generator and, where present, the encoder). A missing seed
-    checkpoint is made on first use."""
-    if not path.exists() and is_seed(path):
+    checkpoint is made on first use. A StyleGAN network pickle (`.pkl`) is imported once into a
+    checkpoint beside it (`NAME.stage.pt`), with its class and default ψ; a refused pickle is a
+    CheckpointError with the importer's one line."""
+    path = Path(path)
+    if path.suffix == ".pkl":
+        path = imported_checkpoint(path, class_index, truncation)
+    elif not path.exists() and is_seed(path):
         log.info("making seed checkpoint %s (untrained; first run only)", path)
         make_seed_checkpoint(path)
     loaded = load_checkpoint(path, parts=("G", "E", "G0", "G1"))
     if not hasattr(loaded.generator, "z_dim"):
         raise CheckpointError(f"{path}: its generator has no z_dim")
     return loaded
+
+
+def cached_import_path(pkl: Path) -> Path:
+    """Where a pickle's imported checkpoint lives: beside it, or (folder not writable) under
+    ~/.cache/latent-stage/, named by the pickle's full path."""
+    beside = pkl.with_name(f"{pkl.stem}.stage.pt")
+    if os.access(pkl.parent, os.W_OK):
+        return beside
+    tag = hashlib.sha256(str(pkl.resolve()).encode()).hexdigest()[:10]
+    return CACHE_DIR / f"{pkl.stem}-{tag}.stage.pt"
+
+
+def imported_checkpoint(
+    pkl: Path, class_index: int | None = None, truncation: float | None = None
+) -> Path:
+    """The checkpoint for network pickle `pkl`, imported when missing, older than the pickle,
+    or made with another class or ψ."""
+    from models.checkpoint import read_checkpoint
+    from models.stylegan.convert import import_network
+    from models.stylegan.reader import NetworkPickleError
+
+    if not pkl.is_file():
+        raise CheckpointError(f"{pkl}: no such network pickle")
+    out = cached_import_path(pkl)
+    psi = 1.0 if truncation is None else float(truncation)
+    if out.is_file() and out.stat().st_mtime >= pkl.stat().st_mtime:
+        try:
+            train = read_checkpoint(out).get("train") or {}
+        except CheckpointError:
+            train = {}
+        if train.get("truncation_psi") == psi and train.get("class_index") == class_index:
+            return out
+    log.info("importing %s (once) → %s", pkl.name, out.name)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return import_network(pkl, out, psi=psi, class_index=class_index)
+    except NetworkPickleError as e:
+        raise CheckpointError(str(e)) from None
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -99,7 +150,10 @@ class Engine:
         self._sizes: dict[str, int] = {}  # each generator's output size: its encoder's input
         self.z_dims = {name: int(m.generator.z_dim) for name, m in models.items()}
         self._cond = threading.Condition()
-        self._request: tuple[str, np.ndarray, int, tuple | None] | None = None
+        self._request: tuple[str, np.ndarray, int, tuple | None, Mapping | None] | None = None
+        self.stylegans = {name for name, m in models.items() if m.kind in STYLEGAN_KINDS}
+        self._host_buffer: torch.Tensor | None = None  # CUDA: pinned, for the decoded frame
+        self._host_lock = threading.Lock()
         self._latest: Frame | None = None
         self._done = threading.Condition()  # notified when a frame is published
         self._stop = False
@@ -124,11 +178,14 @@ class Engine:
         self._last_submit = 0.0
 
     def _place(self, g: torch.nn.Module) -> torch.nn.Module:
-        g = g.to(self.device, self.dtype)
-        return g.to(memory_format=torch.channels_last) if self.device.type == "cpu" else g
+        # CUDA: half precision for the whole generator (StyleGAN's conv clamp keeps it in range)
+        return g.to(self.device, self.dtype).to(memory_format=torch.channels_last)
 
-    def _decode(self, model: str, zt: torch.Tensor) -> torch.Tensor:
-        """One image (3, H, W) for z: a pair's two images laid out as the show says."""
+    def _decode(self, model: str, zt: torch.Tensor, style: Mapping | None = None) -> torch.Tensor:
+        """One image (3, H, W) for z: a pair's two images laid out as the show says; a StyleGAN
+        generator plays `style` (Controller.style(): ψ and mixing)."""
+        if style is not None and model in self.stylegans:
+            return self._style_decode(self.generators[model], zt, style)
         pair = self.pairs.get(model)
         if pair is None:
             return self.generators[model](zt)[0]
@@ -138,13 +195,49 @@ class Engine:
         a, b = pair[0](zt)[0], pair[1](zt)[0]
         return torch.cat((a, b), dim=-1 if layout == "side_by_side" else -2)
 
+    def _style_decode(self, G: torch.nn.Module, zt: torch.Tensor, style: Mapping) -> torch.Tensor:
+        """Map z at ψ (None: the checkpoint's), blend the layers from `crossover` on toward the
+        mix latent's by `mix`, synthesize."""
+        psi = style.get("psi")
+        psi = None if psi is None else float(psi)
+        ws = G.mapping(zt, None, truncation_psi=psi)
+        mix_z, amount = style.get("mix_z"), float(style.get("mix") or 0.0)
+        if mix_z is not None and amount > 0.0:
+            zb = torch.from_numpy(np.ascontiguousarray(mix_z, np.float32))
+            zb = zb.to(self.device, self.dtype).view(1, -1)
+            ws_b = G.mapping(zb, None, truncation_psi=psi)
+            crossover = style.get("crossover")
+            num_ws = int(G.num_ws)
+            crossover = num_ws // 2 if crossover is None else min(max(int(crossover), 0), num_ws)
+            mixed = stylegan2.mix(ws, ws_b, crossover)
+            ws = mixed if amount >= 1.0 else torch.lerp(ws, mixed, min(amount, 1.0))
+        return G.synthesis(ws)[0]
+
+    def _to_host(self, img: torch.Tensor) -> np.ndarray:
+        """An HxWx3 uint8 image to a numpy array; on CUDA through a pinned buffer reused while
+        the shape stays (one DMA, then a host copy the caller may keep)."""
+        if self.device.type != "cuda":
+            return img.contiguous().cpu().numpy()
+        with self._host_lock:
+            buf = self._host_buffer
+            if buf is None or tuple(buf.shape) != tuple(img.shape):
+                buf = torch.empty(tuple(img.shape), dtype=torch.uint8, pin_memory=True)
+                self._host_buffer = buf
+            buf.copy_(img, non_blocking=True)
+            torch.cuda.current_stream(self.device).synchronize()
+            return buf.numpy().copy()
+
     # -- synchronous decoding
     @torch.inference_mode()
     def generate(
-        self, model: str, z: np.ndarray, video: tuple[np.ndarray, float] | None = None
+        self,
+        model: str,
+        z: np.ndarray,
+        video: tuple[np.ndarray, float] | None = None,
+        style: Mapping | None = None,
     ) -> np.ndarray:
         """Decode z; with `video` (an RGB picture, mix 0 … 1) and an encoder, z is first moved
-        toward the picture's code."""
+        toward the picture's code; `style` (ψ, mixing) for StyleGAN generators."""
         zt = torch.from_numpy(np.ascontiguousarray(z, np.float32)).to(self.device, self.dtype)
         zt = zt.view(1, -1)
         if video is not None and model in self.encoders and model in self._sizes:
@@ -157,19 +250,23 @@ class Engine:
                 if self.video_error is None:
                     log.error("video through %s failed: %s (decoding without it)", model, e)
                 self.video_error = f"{model} video: {e}"
-        x = self._decode(model, zt)
+        x = self._decode(model, zt, style)
         if model not in self.pairs:
             self._sizes[model] = int(x.shape[-1])
         img = ((x.float() + 1.0) * 127.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0)
-        return img.contiguous().cpu().numpy()
+        return self._to_host(img)
 
     def decode(
-        self, model: str, z: np.ndarray, video: tuple[np.ndarray, float] | None = None
+        self,
+        model: str,
+        z: np.ndarray,
+        video: tuple[np.ndarray, float] | None = None,
+        style: Mapping | None = None,
     ) -> np.ndarray | None:
         """`generate`, with a failure returned as None and counted (the caller keeps its last
         good image): the first failure of a run of them is logged, and the recovery."""
         try:
-            image = self.generate(model, z, video)
+            image = self.generate(model, z, video, style)
         except Exception as e:  # an error is a value: the show keeps the last frame
             self.errors += 1
             self._failing += 1
@@ -273,11 +370,19 @@ class Engine:
         self._spawn()
 
     def submit(
-        self, model: str, z: np.ndarray, stamp: int, video: tuple[np.ndarray, float] | None = None
+        self,
+        model: str,
+        z: np.ndarray,
+        stamp: int,
+        video: tuple[np.ndarray, float] | None = None,
+        style: Mapping | None = None,
     ) -> None:
         """Ask for z to be decoded; replaces any request not yet started (latest wins)."""
+        if style is not None:  # the worker decodes later: its own copy of the mix latent
+            mix_z = style.get("mix_z")
+            style = {**style, "mix_z": None if mix_z is None else np.array(mix_z, np.float32)}
         with self._cond:
-            self._request = (model, np.array(z, np.float32), stamp, video)
+            self._request = (model, np.array(z, np.float32), stamp, video, style)
             self._cond.notify()
         self._last_submit = time.perf_counter()
         self.supervise(self._last_submit)
@@ -296,7 +401,7 @@ class Engine:
                 self._done.wait(remaining)
         return self._latest
 
-    def _next_request(self) -> tuple[str, np.ndarray, int, tuple | None] | None:
+    def _next_request(self) -> tuple[str, np.ndarray, int, tuple | None, Mapping | None] | None:
         """Wait for a request (None: stop)."""
         with self._cond:
             while self._request is None and not self._stop:
@@ -323,12 +428,12 @@ class Engine:
             request = self._next_request()
             if request is None:
                 return
-            model, z, stamp, video = request
+            model, z, stamp, video, style = request
             if self._apply_threads is not None:
                 set_threads(self._apply_threads)
                 self._apply_threads = None
             t0 = time.perf_counter()
-            image = self.decode(model, z, video)
+            image = self.decode(model, z, video, style)
             if image is None:
                 continue
             dt = time.perf_counter() - t0

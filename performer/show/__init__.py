@@ -45,6 +45,10 @@ class ModelSpec:
     # a dual-generator checkpoint: both generators side by side / top over bottom on one
     # latent, or one of them alone ("first", "second"); a single generator ignores it
     layout: str = "side_by_side"
+    # a StyleGAN network pickle (checkpoint = "NAME.pkl", imported once): its class, for a
+    # conditional network, and the truncation ψ it plays unless `truncation.psi` is set
+    class_index: int | None = None
+    truncation: float | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class Scene:
     fade: float = 2.0
     params: Mapping[str, float] = field(default_factory=dict)
     face: str | None = None  # its face mapping set; None: [face] mapping; "": none (show_face)
+    mix: str | None = None  # StyleGAN style mixing: the scene whose latent gives the fine layers
 
 
 @dataclass(frozen=True)
@@ -294,11 +299,17 @@ def show_from_dict(
     for name, spec in r.table(data.get("models", {}), "models").items():
         p = f"models.{name}"
         spec = r.table(spec, p)
-        r.unknown(spec, p, {"checkpoint", "layout"})
+        r.unknown(spec, p, {"checkpoint", "layout", "class", "truncation"})
         ckpt = r.get(spec, p, "checkpoint", "string")
         layout = r.get(spec, p, "layout", "string", "side_by_side", choices=LAYOUTS)
+        class_index = r.get(spec, p, "class", "int", None, lo=0, hi=1_000_000)
+        truncation = r.get(spec, p, "truncation", "number", None, lo=0, hi=1.5)
         if ckpt is not None:
-            models.append(ModelSpec(name, (base / ckpt).resolve(), layout))
+            checkpoint = (base / ckpt).resolve()
+            pickle = checkpoint.suffix == ".pkl"
+            if (class_index is not None or truncation is not None) and not pickle:
+                r.problem(p, "`class` and `truncation` are for a network pickle (checkpoint.pkl)")
+            models.append(ModelSpec(name, checkpoint, layout, class_index, truncation))
     if not models and "models" not in data:
         r.problem("models", 'a show needs at least one model: [models.NAME] checkpoint = "..."')
     model_names = [m.name for m in models]
@@ -352,6 +363,7 @@ def show_from_dict(
         r.problem(
             f"scenes[{names.index(n, names.index(n) + 1)}].name", f"duplicate scene name {n!r}"
         )
+    _check_mix(r, scenes, names, "scenes")
 
     cue_table = r.table(data.get("cues", {}), "cues")
     r.unknown(cue_table, "cues", {"order", "follow", "tempo"})
@@ -427,7 +439,7 @@ def show_from_dict(
 def _scene(r: _Reader, sc: Any, i: int, model_names: list[str]) -> Scene:
     p = f"scenes[{i}]"
     sc = r.table(sc, p)
-    r.unknown(sc, p, {"name", "model", "seed", "z", "drift", "fade", "params", "face"})
+    r.unknown(sc, p, {"name", "model", "seed", "z", "drift", "fade", "params", "face", "mix"})
     name = r.get(sc, p, "name", "string", f"scene {i + 1}")
     model = r.get(sc, p, "model", "string", model_names[0] if model_names else "")
     if model and model_names and model not in model_names:
@@ -459,7 +471,17 @@ def _scene(r: _Reader, sc: Any, i: int, model_names: list[str]) -> Scene:
     )
     fade = r.get(sc, p, "fade", "number", 2.0, lo=0, hi=3600)
     params = r.params(sc.get("params", {}), f"{p}.params")
-    return Scene(name, model, seed, z, drift, fade, params, read_scene_face(r, sc, p))
+    mix = r.get(sc, p, "mix", "string", None)
+    return Scene(name, model, seed, z, drift, fade, params, read_scene_face(r, sc, p), mix)
+
+
+def _check_mix(r: _Reader, scenes: list[Scene], names: list[str], where: str) -> None:
+    """Each scene's `mix` names an existing scene (its latent gives the fine style layers)."""
+    for i, s in enumerate(scenes):
+        if s.mix is not None and s.mix not in names:
+            r.problem(
+                f"{where}[{i}].mix", f"no scene named {s.mix!r}; scenes are: {', '.join(names)}"
+            )
 
 
 def _presets(path: Path, model_names: list[str], taken: list[str]) -> list[Scene]:
@@ -482,6 +504,7 @@ def _presets(path: Path, model_names: list[str], taken: list[str]) -> list[Scene
     for s in scenes:
         if s.name in taken:
             problems.append(f"preset scene {s.name!r}: the show already has a scene of that name")
+    _check_mix(r, scenes, taken + [s.name for s in scenes], "scenes")
     if problems:
         raise ShowError(path, problems)
     return scenes
@@ -503,6 +526,8 @@ def scene_to_toml(scene: Scene) -> str:
         lines.append(f"params = {{ {inner} }}")
     if scene.face is not None:
         lines.append(f"face = {_toml_str(scene.face) if scene.face else 'false'}")
+    if scene.mix is not None:
+        lines.append(f"mix = {_toml_str(scene.mix)}")
     return "\n".join(lines) + "\n"
 
 
