@@ -71,6 +71,7 @@ class Controller:
 
     def __post_init__(self) -> None:
         self.face_features: Mapping[str, float] | None = None  # the face's latest reading
+        self.readings: dict[str, object] = {}  # other inputs' latest readings, by kind
         self.scene_index = self.show.cues[self.cue_index]
         self.latent = LatentState(self.target_for(self.scene))
         self._params_from: dict[str, float] = {}
@@ -164,11 +165,11 @@ class Controller:
 
     def read(self, kind: str, value: object) -> None:
         """An input's continuous reading (the latest wins): "face" → its smoothed features, or
-        None while the face is lost."""
+        None while the face is lost; any other kind is kept by kind."""
         if kind == "face":
             self.face_features = value  # type: ignore[assignment]
-        else:
-            raise ValueError(f"unknown reading {kind!r}")
+        else:  # others (audio features …) steer through their mappings' cues; kept for display
+            self.readings[kind] = value
 
     def toggle_face(self, args: tuple) -> str:
         """The "face" cue: face control [0|1] (no argument: flip); a line for the HUD."""
