@@ -78,6 +78,16 @@ def _run_args(p: argparse.ArgumentParser) -> None:
         help="also send the output to a virtual camera (v4l2loopback; OBS's on Windows/macOS)",
     )
     p.add_argument(
+        "--midi",
+        metavar="FILE|PORT",
+        help="MIDI in: a .mid file played as if live, a port name (substring) or 'all'",
+    )
+    p.add_argument(
+        "--audio",
+        metavar="FILE|DEVICE",
+        help="sound in: a WAV file played as if live, or a sound card (name part or index)",
+    )
+    p.add_argument(
         "--preview",
         action="store_true",
         help="open the operator's preview window (HUD, face, health) even with one monitor",
@@ -276,6 +286,8 @@ def run(args: argparse.Namespace, rehearse: bool) -> int:
         ndi=args.ndi,
         virtualcam=args.virtualcam,
         preview=args.preview,
+        midi=args.midi,
+        audio=args.audio,
     )
     opts.width, opts.height = _size(args.size)
     if not opts.headless and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):

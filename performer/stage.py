@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,15 +25,21 @@ from performer.core.latent import orthonormal_directions
 from performer.core.watchdog import ShutdownGuard, StallWatch
 from performer.engine.worker import Engine, open_model
 from performer.inputs import Inputs, Reading
+from performer.inputs.audio import AudioInput
 from performer.inputs.face.rig import FaceRig, open_face
 from performer.inputs.keyboard import Keyboard, KeyboardInput
+from performer.inputs.midi import MidiInput
 from performer.inputs.osc.link import OscLink, direction_addresses, take_path
+from performer.inputs.osc.space import AddressSpace
 from performer.inputs.replay import Performance, ReplayInput, check_target
 from performer.outputs import Frame, Output, Outputs, build_outputs
 from performer.outputs.feedback import Feedback, FeedbackOutput
 from performer.outputs.record import EventLog, FrameLog, Recorder
 from performer.render.display import Display, PreviewSpec
 from performer.show import Scene, Show, save_preset
+from performer.show.audio import AudioSpec
+from performer.show.midi import MidiSpec
+from performer.show.osc import OscMapping
 from performer.show.outputs import OutputEntry
 
 log = logging.getLogger("stage")
@@ -60,6 +66,8 @@ class RunOptions:
     ndi: str | None = None  # --ndi NAME: also send the output as an NDI source of that name
     virtualcam: bool = False  # --virtualcam: also send it to a virtual camera
     preview: bool = False  # --preview: the operator's window even with one monitor
+    midi: str | None = None  # --midi FILE|PORT: MIDI in (over the show's [midi] port)
+    audio: str | None = None  # --audio FILE|DEVICE: sound in (over the show's [audio] source)
 
 
 STALL_S = 0.25  # no frame presented for this long (real time) is a stall, logged with its cause
@@ -229,6 +237,30 @@ class Stage:
                 )
                 self.feedback = FeedbackOutput(feedback)
                 self.outputs.add(self.feedback)
+        midi = show.midi
+        if opts.midi:  # --midi FILE|PORT: over the show's [midi] port (its maps stay)
+            midi = dataclasses.replace(midi or MidiSpec(), port=opts.midi)
+        if midi is not None and self.performance is None:  # (a replay has the cues already)
+            self.inputs.add(MidiInput(midi, self.address_space))
+        audio = show.audio
+        if opts.audio:  # --audio FILE|DEVICE: over the show's [audio] source (its maps stay)
+            source = audio_source(opts.audio)
+            file, device = (source, None) if isinstance(source, Path) else (None, source)
+            audio = dataclasses.replace(audio or AudioSpec(), file=file, device=device)
+        if audio is not None and audio.enabled and self.performance is None:
+            self.inputs.add(AudioInput(audio, self.address_space))
+
+    def address_space(self, maps: Sequence[OscMapping] = ()) -> AddressSpace:
+        """The stage's address table with `maps` of an input's own (MIDI, audio): the same
+        addresses, ranges and triggers as OSC, so every input maps onto one vocabulary."""
+        c = self.controller
+        return AddressSpace(
+            scenes=lambda: [s.name for s in c.show.scenes],
+            cue_count=lambda: len(c.show.cues),
+            params=self.display.param_specs,
+            directions=direction_addresses(c, self.show.rehearsal.directions),
+            maps=maps,
+        )
 
     # -- cues
     def apply(self, cue: Cue, t: float) -> bool:
@@ -688,6 +720,14 @@ def windows(show: Show, opts: RunOptions) -> tuple[OutputEntry, PreviewSpec | No
         size=size,
         fullscreen=bool(entry.fullscreen),
     )
+
+
+def audio_source(text: str) -> Path | int | str:
+    """--audio: a sound file's path, a device index, or a device name (a part of it)."""
+    if text.isdigit():
+        return int(text)
+    path = Path(text)
+    return path.resolve() if path.suffix.lower() in (".wav", ".wave") else text
 
 
 def make_outputs(show: Show, opts: RunOptions) -> list[Output]:

@@ -34,7 +34,7 @@ fi
 .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev]"
 # The optional outputs (NDI, virtual camera): their wheels are not built for every platform, so
 # each goes in its own call that warns and carries on; the show runs without them.
-for extra in ndi virtualcam; do
+for extra in ndi virtualcam audio midi; do
   if ! .venv/bin/python -m pip install -q -c constraints.txt -e ".[$extra]"; then
     echo "setup: warning: the '$extra' extra did not install here; the show runs without it" >&2
   fi

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from performer.show.audio import AudioSpec, read_audio
 from performer.show.face import FaceSpec, read_face, read_scene_face
+from performer.show.midi import MidiSpec, read_midi
 from performer.show.osc import CueStep, OscSpec, read_cue_step, read_osc
 from performer.show.outputs import OutputEntry, read_outputs
 
@@ -107,6 +109,8 @@ class Show:
     osc: OscSpec = OscSpec()
     face: FaceSpec | None = None  # the performer's face: camera, tracker, mappings (show_face)
     outputs: tuple[OutputEntry, ...] = ()  # NDI, virtual camera (show_outputs)
+    midi: MidiSpec | None = None  # [midi]: controllers / a .mid file (show/midi.py)
+    audio: AudioSpec | None = None  # [audio]: the band's sound, features, mappings (show/audio.py)
 
     def model(self, name: str) -> ModelSpec:
         return next(m for m in self.models if m.name == name)
@@ -288,6 +292,8 @@ def show_from_dict(
             "rehearsal",
             "osc",
             "face",
+            "midi",
+            "audio",
         },
     )
 
@@ -405,6 +411,8 @@ def show_from_dict(
         r.problem("rehearsal.presets", "must not be the show file itself (it is never overwritten)")
     osc = read_osc(r, data.get("osc", {}))
     outputs = read_outputs(r, data.get("outputs"))
+    midi = read_midi(r, data.get("midi"), base)
+    audio = read_audio(r, data.get("audio"), base)
     faces = [(i, s.face) for i, s in enumerate(scenes)]
     face = read_face(r, data.get("face"), base, faces, names)
 
@@ -433,6 +441,8 @@ def show_from_dict(
         osc,
         face,
         outputs,
+        midi=midi,
+        audio=audio,
     )
 
 

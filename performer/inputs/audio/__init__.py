@@ -1,0 +1,228 @@
+"""The band's sound as a show input: a source (a WAV file played as if live, or a sound card)
+into a ring, analysed hop by hop on a worker thread (features.py), turned into readings and,
+through the stage's address space, into cues.
+
+`AudioInput(spec, make_space)`: `make_space(maps)` builds the stage's `AddressSpace` with the
+show's `[[audio.map]]` entries as `OscMapping`s on synthetic addresses `/audio/<feature>/<i>`.
+Each poll sends every continuous mapping its feature's newest value (when it changed), fires
+`onset` mappings once per onset and `beat` mappings every `beats` beats, and with
+`tempo = "follow"` sends `/stage/tempo` when the tracked tempo (confidence ≥ 0.5) moved by
+0.5 bpm or more. Readings: `Reading("audio", features)` once per new analysis.
+
+No sound (no PortAudio, no device, an unreadable file): one clear line in the log, health
+`failed`, and the show goes on without it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from performer.core.health import FAILED, OK, PartHealth
+from performer.inputs import Reading
+from performer.inputs.audio.features import Features, config_for, unit_range
+from performer.inputs.audio.sources import AudioUnavailable, DeviceSource, FileSource
+from performer.show.osc import OscMapping
+
+if TYPE_CHECKING:
+    from performer.core.control import Cue
+    from performer.inputs.osc.space import AddressSpace
+    from performer.show.audio import AudioSpec
+
+log = logging.getLogger("stage.audio")
+
+TEMPO_CONFIDENCE = 0.5
+TEMPO_STEP = 0.5  # bpm
+METER = 8  # cells in the HUD's level meter
+
+
+class Analyzer:
+    """The worker: takes hops from a source's ring, computes features, keeps the newest and the
+    onsets and beats since the last `latest()`."""
+
+    def __init__(self, source: Any, features: Features) -> None:
+        self.source, self.features = source, features
+        self.lock = threading.Lock()
+        self.current: dict[str, float] | None = None
+        self.time = 0.0
+        self.onsets: list[float] = []
+        self.beats: list[float] = []
+        self.hops = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def step(self, timeout: float = 0.0) -> bool:
+        """Analyse one hop if it is there; False if not."""
+        block = self.source.ring.read(self.features.config.hop, timeout)
+        if block is None:
+            return False
+        out = self.features.push(block)
+        with self.lock:
+            self.current, self.time = out, self.features.time
+            if out["onset"]:
+                self.onsets.append(self.time)
+            if out["beat"]:
+                self.beats.append(self.time)
+            self.hops += 1
+        return True
+
+    def latest(self) -> tuple[float, dict[str, float] | None, list[float], list[float]]:
+        """(time, newest features, onsets since the last call, beats since the last call)."""
+        with self.lock:
+            onsets, beats = self.onsets, self.beats
+            self.onsets, self.beats = [], []
+            return self.time, self.current, onsets, beats
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="audio-features", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.step(timeout=0.05)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+            self._thread = None
+
+
+def open_source(spec: AudioSpec) -> FileSource | DeviceSource:
+    """The spec's source, not yet started. Raises AudioUnavailable."""
+    if spec.file is not None:
+        return FileSource(spec.file, spec.channel, loop=spec.loop)
+    return DeviceSource(spec.device, spec.channel)
+
+
+class AudioInput:
+    """The Input protocol over the band's sound (see the module's docstring). `source` and
+    `start` are for tests: a prepared source, and whether to start the threads."""
+
+    name = "audio"
+
+    def __init__(
+        self,
+        spec: AudioSpec,
+        make_space: Callable[[Sequence[OscMapping]], AddressSpace],
+        source: Any = None,
+        start: bool = True,
+    ) -> None:
+        self.spec = spec
+        self.error = ""
+        self.source: Any = None
+        self.analyzer: Analyzer | None = None
+        self.maps = [
+            OscMapping(
+                f"/audio/{m.feature}/{i}",
+                m.target,
+                range=m.range or unit_range(m.feature),
+                to=m.to,
+                curve=m.curve,
+            )
+            for i, m in enumerate(spec.maps)
+        ]
+        self.space = make_space(self.maps)
+        for problem in self.space.problems:
+            log.error("audio: %s (mapping skipped)", problem.replace("osc.map", "audio.map"))
+        self.sent: dict[str, float] = {}
+        self.beat_count = 0
+        self.tempo_sent = 0.0
+        self.last: dict[str, float] | None = None
+        self.onset_shown = 0.0  # when the HUD last saw an onset (seconds of audio)
+        self.read_time = -1.0
+        try:
+            self.source = source if source is not None else open_source(spec)
+        except AudioUnavailable as e:
+            self.error = str(e)
+            log.error("audio: %s; the show goes on without it", e)
+            return
+        smoothing = {"attack": spec.attack, "release": spec.release}
+        config = config_for(self.source.sample_rate, spec.bands, smoothing)
+        self.analyzer = Analyzer(self.source, Features(config))
+        if start:
+            self.source.start()
+            self.analyzer.start()
+
+    # -- the Input protocol
+    def poll(self, t: float, dt: float) -> tuple[list[Cue], list[Reading]]:
+        if self.analyzer is None:
+            return [], []
+        now, features, onsets, beats = self.analyzer.latest()
+        if features is None or now == self.read_time:
+            return [], []
+        self.read_time = now
+        self.last = features
+        if onsets:
+            self.onset_shown = now
+        cues: list[Cue] = []
+        first = self.beat_count + 1  # the beats this poll brings are numbered first..count
+        self.beat_count += len(beats)
+        for m, entry in zip(self.maps, self.spec.maps, strict=True):
+            if entry.feature == "onset":
+                cues += self._fire(m.address, len(onsets))
+            elif entry.feature == "beat":
+                every = entry.beats
+                hits = sum(1 for k in range(first, self.beat_count + 1) if k % every == 0)
+                cues += self._fire(m.address, hits)
+            else:
+                value = float(features[entry.feature])
+                if self.sent.get(m.address) != value:
+                    self.sent[m.address] = value
+                    cues += self._send(m.address, [value])
+        if self.spec.tempo == "follow" and features["confidence"] >= TEMPO_CONFIDENCE:
+            bpm = features["tempo"]
+            if abs(bpm - self.tempo_sent) >= TEMPO_STEP:
+                self.tempo_sent = bpm
+                cues += self._send("/stage/tempo", [round(bpm, 2)])
+        return cues, [Reading("audio", {**features, "time": now}, "audio")]
+
+    def _fire(self, address: str, times: int) -> list[Cue]:
+        cues: list[Cue] = []
+        for _ in range(times):
+            cues += self._send(address, [1.0])
+            cues += self._send(address, [0.0])  # the release: re-arms a trigger's edge
+        return cues
+
+    def _send(self, address: str, args: list[float]) -> list[Cue]:
+        try:
+            cues, _ = self.space.handle(address, args)
+        except Exception as e:  # a mapping the space refuses: skip it, say so once
+            if address not in self.sent:
+                log.error("audio: %s: %s", address, e)
+                self.sent[address] = float("nan")
+            return []
+        return [dataclasses.replace(c, source="audio") for c in cues]
+
+    def health_sources(self) -> dict[str, Callable[[], PartHealth]]:
+        return {"audio": self.health}
+
+    def health(self) -> PartHealth:
+        if self.analyzer is None:
+            return PartHealth(FAILED, self.error)
+        src = self.source
+        figures = {"hops": float(self.analyzer.hops), "dropped": float(src.ring.dropped)}
+        return PartHealth(OK, f"{src.kind} {src.name} {src.state}", figures)
+
+    def hud_lines(self) -> list[str]:
+        if self.analyzer is None:
+            return [f"audio unavailable: {self.error}"]
+        f = self.last
+        if f is None:
+            return [f"audio {self.source.name}: waiting for sound"]
+        cells = round(f["level"] * METER)
+        line = f"audio {'▮' * cells}{'▯' * (METER - cells)} {f['db']:.0f} dB"
+        if self.read_time - self.onset_shown < 0.1:
+            line += "  onset!"
+        if f["tempo"] > 0:
+            line += f"  {f['tempo']:.0f} bpm ({f['confidence']:.1f})"
+        return [line]
+
+    def close(self) -> None:
+        if self.analyzer is not None:
+            self.analyzer.close()
+        if self.source is not None:
+            self.source.close()

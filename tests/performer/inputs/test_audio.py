@@ -1,0 +1,298 @@
+"""The band's sound as a show input: features over a click track, a silence and a sweep; the
+file source on a stepped clock; AudioInput's mappings as cues; no sound card; the show file."""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.io import wavfile
+
+from performer.core.health import FAILED, OK
+from performer.inputs.audio import AudioInput
+from performer.inputs.audio.features import FeatureConfig, Features, estimate_tempo
+from performer.inputs.audio.sources import AudioUnavailable, DeviceSource, FileSource, Ring
+from performer.inputs.osc.space import AddressSpace
+from performer.render.shaders import ParamSpec
+from performer.show import _Lines, _Reader
+from performer.show.audio import AudioMap, AudioSpec, read_audio
+
+SR = 44_100
+HOP = 512
+PARAMS = {"grade.saturation": ParamSpec(1.0, 0.0, 3.0)}
+
+
+def clicks(bpm: float = 120.0, seconds: float = 10.0, start: float = 0.25) -> tuple:
+    """A click track: short decaying 1 kHz blips over faint noise; (samples, click times)."""
+    x = np.zeros(int(SR * seconds), np.float32)
+    times = np.arange(start, seconds - 0.05, 60.0 / bpm)
+    n = int(0.01 * SR)
+    blip = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(n) / SR) * np.exp(-np.arange(n) / (0.003 * SR))
+    for t in times:
+        i = int(t * SR)
+        x[i : i + n] += blip
+    x += 0.001 * np.random.default_rng(0).standard_normal(len(x)).astype(np.float32)
+    return x, times
+
+
+def analyse(x: np.ndarray) -> tuple[Features, list[dict]]:
+    f = Features(FeatureConfig(sample_rate=SR, hop=HOP))
+    return f, [f.push(x[i : i + HOP]) for i in range(0, len(x) - HOP + 1, HOP)]
+
+
+def write_wav(path: Path, x: np.ndarray) -> Path:
+    wavfile.write(str(path), SR, (np.clip(x, -1, 1) * 32767).astype(np.int16))
+    return path
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def space_factory(maps):
+    space = AddressSpace(lambda: ["a", "b"], lambda: 3, PARAMS, ["pc1"], maps)
+    assert not space.problems, space.problems
+    return space
+
+
+def play(audio: AudioInput, source: FileSource, clock: Clock, seconds: float, fps: float = 60):
+    """Drive source → analyzer → poll by hand, a frame at a time; all cues and readings."""
+    cues, readings = [], []
+    for _ in range(int(seconds * fps)):
+        clock.t += 1.0 / fps
+        source.pump()
+        while audio.analyzer.step():
+            pass
+        more, read = audio.poll(clock.t, 1.0 / fps)
+        cues += more
+        readings += read
+    return cues, readings
+
+
+# ---------------------------------------------------------------------------- features
+
+
+def test_click_track_onsets_and_tempo():
+    x, times = clicks(120.0)
+    f, _ = analyse(x)
+    onsets = np.array(f.onsets)
+    tolerance = (HOP + 2 * HOP) / SR  # one hop + one frame
+    found = sum(bool(np.any(np.abs(onsets - t) <= tolerance)) for t in times)
+    extra = sum(not np.any(np.abs(times - o) <= tolerance) for o in onsets)
+    assert found >= 0.9 * len(times), (found, len(times), onsets)
+    assert extra <= 0.05 * len(times), onsets
+    assert abs(f.tempo - 120.0) <= 1.0 and f.confidence >= 0.5, (f.tempo, f.confidence)
+    assert len(f.beats) >= 10
+    assert np.allclose(np.diff(f.beats)[-5:], 0.5, atol=0.03)
+
+
+@pytest.mark.parametrize("bpm", [90.0, 150.0])
+def test_tempo_at_other_tempi(bpm):
+    x, _ = clicks(bpm)
+    f, _ = analyse(x)
+    assert abs(f.tempo - bpm) <= 1.0, f.tempo
+
+
+def test_silence_has_no_onsets():
+    f, out = analyse(np.zeros(SR * 3, np.float32))
+    assert f.onsets == [] and f.beats == []
+    assert out[-1]["level"] == 0.0 and out[-1]["db"] == -60.0
+    assert estimate_tempo(np.zeros(1000), SR / HOP) == (0.0, 0.0)
+
+
+def test_sweep_moves_the_centroid_up():
+    t = np.arange(SR * 4) / SR
+    freq = 200.0 * (5000.0 / 200.0) ** (t / 4)  # exponential sweep 200 Hz → 5 kHz
+    x = (0.3 * np.sin(2 * np.pi * np.cumsum(freq) / SR)).astype(np.float32)
+    _, out = analyse(x)
+    centroid = np.array([o["centroid"] for o in out])[50:]  # after the first 0.6 s
+    hz = np.array([o["centroid_hz"] for o in out])[50:]
+    assert np.all(np.diff(centroid) >= -1e-3)  # monotonic, allowing smoothing
+    assert hz[0] < 400 and hz[-1] > 3000
+    assert out[-1]["level"] > 0.6  # -10 dB or so
+    low, high = out[20], out[-1]
+    assert low["low"] > low["high"] and high["high"] > high["low"]
+
+
+# ---------------------------------------------------------------------------- sources
+
+
+def test_file_source_delivers_samples_in_order(tmp_path):
+    x = (np.arange(SR) % 1000 / 1000.0 - 0.5).astype(np.float32)
+    clock = Clock()
+    src = FileSource(write_wav(tmp_path / "ramp.wav", x), clock=clock)
+    src.pump()  # the clock's start
+    got = []
+    for _ in range(50):
+        clock.t += 0.013
+        assert src.pump() >= 0
+        while (block := src.ring.read(HOP)) is not None:
+            got.append(block)
+    got = np.concatenate(got)
+    expect = (x * 32767).astype(np.int16) / 32767.0
+    assert len(got) >= int(0.6 * SR) - HOP
+    assert np.allclose(got, expect[: len(got)], atol=1e-6)
+    clock.t += 10
+    src.pump()
+    assert src.state == "ended" and src.pos == len(x)
+
+
+def test_ring_skips_ahead_when_the_reader_falls_behind():
+    ring = Ring(1000)
+    ring.write(np.arange(1500, dtype=np.float32))
+    block = ring.read(100)
+    assert block[0] == 500 and ring.dropped == 500
+    assert ring.read(1000) is None
+
+
+def test_no_sound_card_is_one_line_and_failed(caplog):
+    try:
+        DeviceSource().close()
+    except AudioUnavailable:
+        pass
+    else:
+        pytest.skip("this machine has a sound input")
+    with caplog.at_level(logging.ERROR, logger="stage.audio"):
+        audio = AudioInput(AudioSpec(device="Scarlett 2i2"), space_factory)
+    lines = [r.getMessage() for r in caplog.records if r.name == "stage.audio"]
+    assert len(lines) == 1 and "show goes on" in lines[0] and "\n" not in lines[0], lines
+    health = audio.health_sources()["audio"]()
+    assert health.state == FAILED and health.detail
+    assert audio.poll(0.0, 0.016) == ([], [])
+    assert audio.hud_lines()[0].startswith("audio unavailable")
+    audio.close()
+    audio.close()
+
+
+# ---------------------------------------------------------------------------- the input
+
+
+def test_level_mapping_follows_a_loudness_ramp(tmp_path):
+    t = np.arange(SR * 3) / SR
+    x = (np.sin(2 * np.pi * 440 * t) * 10 ** ((-50 + 50 * t / 3) / 20)).astype(np.float32)
+    clock = Clock()
+    src = FileSource(write_wav(tmp_path / "ramp.wav", x), clock=clock)
+    spec = AudioSpec(maps=(AudioMap("level", "/stage/param/grade.saturation", to=(0.0, 2.0)),))
+    audio = AudioInput(spec, space_factory, source=src, start=False)
+    cues, readings = play(audio, src, clock, 3.2)
+    values = [c.args[1] for c in cues if c.action == "param"]
+    assert all(c.args[0] == "grade.saturation" and c.source == "audio" for c in cues)
+    assert len(values) > 100
+    assert values[-1] > 1.7 and values[5] < 0.5
+    assert np.all(np.diff(values) > -0.02)  # follows the ramp up
+    assert readings and readings[-1].kind == "audio" and "level" in readings[-1].value
+    assert audio.health().state == OK
+    assert "dB" in audio.hud_lines()[0]
+    audio.close()
+
+
+def test_onset_mapping_fires_next_once_per_click(tmp_path):
+    x, times = clicks(120.0, seconds=6.0)
+    clock = Clock()
+    src = FileSource(write_wav(tmp_path / "clicks.wav", x), clock=clock)
+    spec = AudioSpec(
+        tempo="follow",
+        maps=(
+            AudioMap("onset", "/stage/cue/next"),
+            AudioMap("beat", "/stage/beat", beats=4),
+        ),
+    )
+    audio = AudioInput(spec, space_factory, source=src, start=False)
+    cues, _ = play(audio, src, clock, 6.2)
+    nexts = [c for c in cues if c.action == "next"]
+    assert abs(len(nexts) - len(times)) <= 1, (len(nexts), len(times))
+    assert len(audio.analyzer.features.beats) // 4 == sum(c.action == "beat" for c in cues)
+    tempi = [c.args[0] for c in cues if c.action == "tempo"]
+    assert tempi and abs(tempi[-1] - 120) <= 1.0
+    assert any("bpm" in line for line in audio.hud_lines())
+    audio.close()
+
+
+def test_input_with_threads_runs_and_closes(tmp_path):
+    x, _ = clicks(120.0, seconds=1.0)
+    spec = AudioSpec(file=write_wav(tmp_path / "c.wav", x))
+    audio = AudioInput(spec, space_factory)
+    assert audio.health().state == OK
+    audio.close()
+    audio.close()
+
+
+# ---------------------------------------------------------------------------- show file
+
+
+def read(text: str, base: Path) -> tuple[AudioSpec | None, list[str]]:
+    problems: list[str] = []
+    data = tomllib.loads(text)
+    return read_audio(_Reader(_Lines(text), problems), data.get("audio"), base), problems
+
+
+def test_show_section_reads(tmp_path):
+    write_wav(tmp_path / "band.wav", np.zeros(100, np.float32))
+    spec, problems = read(
+        """
+[audio]
+source = "band.wav"
+channel = 2
+tempo = "follow"
+bands = [30, 200, 3000, 9000]
+attack = 0.02
+
+[[audio.map]]
+feature = "level"
+target = "/stage/param/grade.saturation"
+to = [0.5, 2.0]
+curve = "smooth"
+
+[[audio.map]]
+feature = "beat"
+target = "/stage/cue/next"
+beats = 4
+""",
+        tmp_path,
+    )
+    assert problems == []
+    assert spec.file == (tmp_path / "band.wav").resolve() and spec.device is None
+    assert spec.channel == 2 and spec.tempo == "follow" and spec.bands[1] == 200
+    assert spec.maps[0] == AudioMap(
+        "level", "/stage/param/grade.saturation", None, (0.5, 2.0), "smooth"
+    )
+    assert spec.maps[1].beats == 4
+    assert read("", tmp_path)[0] is None
+    assert read('[audio]\nsource = "Scarlett"', tmp_path)[0].device == "Scarlett"
+    assert read("[audio]\nsource = 3", tmp_path)[0].device == 3
+
+
+def test_show_section_errors_name_key_and_line(tmp_path):
+    _, problems = read(
+        """
+[audio]
+source = "missing.wav"
+tempo = "guess"
+bands = [300, 200]
+
+[[audio.map]]
+feature = "loudness"
+target = "/stage/param/x"
+
+[[audio.map]]
+feature = "level"
+target = "stage/param/x"
+beats = 2
+""",
+        tmp_path,
+    )
+    text = "\n".join(problems)
+    assert "audio.source (line 3): no sound file" in text
+    assert "audio.tempo (line 4)" in text
+    assert "audio.bands (line 5)" in text
+    assert "audio.map[0].feature (line 8)" in text
+    assert "audio.map[1].target (line 13)" in text
+    assert "audio.map[1].beats (line 14)" in text
+    assert "WAV" in read('[audio]\nsource = "band.mp3"', tmp_path)[1][0]
