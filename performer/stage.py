@@ -210,6 +210,7 @@ class Stage:
         self.stats = FrameStats(budget=1.0 / out.fps)
         self.hud_on = opts.rehearse or self.display.has_preview  # (the program stays clean)
         self.follow_on = not opts.rehearse  # rehearsal stays where the artist puts it
+        self.last_target: str | None = None  # the address MIDI learn maps (see `learn`)
         self.message = ""
         self.last_cue_t = 0.0
         self._hud: list[str] = []
@@ -274,6 +275,10 @@ class Stage:
                 return True
         if cue.action in ("next", "prev", "cue", "scene"):
             self.last_cue_t = t
+        if cue.action == "nudge":  # what MIDI learn would map: the direction last nudged …
+            self.last_target = f"/stage/latent/{int(cue.args[0]) + 1}"
+        elif cue.action == "param" and cue.source != "midi":  # … or the parameter last set
+            self.last_target = f"/stage/param/{cue.args[0]}"
         try:
             if not self.controller.apply(cue):
                 if cue.action == "freeze":
@@ -307,7 +312,18 @@ class Stage:
         elif cue.action == "calibrate":
             face = self.face or self.inputs.get("replay")
             self.message = face.cue("calibrate", ()) if face else "no [face] here"
+        elif cue.action == "learn":
+            self.message = self.learn()
         return True
+
+    def learn(self) -> str:
+        """MIDI learn: the next knob moved is mapped to the address last nudged or set."""
+        midi = self.inputs.get("midi")
+        if midi is None or not hasattr(midi, "learn"):
+            return "MIDI learn: no MIDI input ([midi] in the show, or --midi)"
+        if self.last_target is None:
+            return "MIDI learn: nudge a direction (or set a parameter) first, then press l"
+        return midi.learn(self.last_target)
 
     def read(self, reading: Reading, t: float) -> None:
         """An input's new reading: to the event log (a replay reads it back), then the
@@ -655,6 +671,7 @@ class Stage:
             "fps": self.stats.recent_fps(),
             "face_present": None if c.face is None else face is not None,
             "face_features": face,
+            "params": c.params(),  # (state outputs that echo values: MIDI feedback)
         }
 
     def _frame_failed(self, e: Exception, r: _Run) -> None:

@@ -53,7 +53,18 @@ ACTIONS = {
     "record": "start (1) / stop (0) recording a take",
 }
 APP_ACTIONS = frozenset(
-    {"save", "fullscreen", "hud", "reload", "quit", "face", "calibrate", "record", "follow"}
+    {
+        "save",
+        "fullscreen",
+        "hud",
+        "reload",
+        "quit",
+        "face",
+        "calibrate",
+        "record",
+        "follow",
+        "learn",
+    }
 )
 
 

@@ -24,6 +24,7 @@ PRESS_KEYS: dict[str, tuple[str, tuple]] = {
     "n": ("random", ()),
     "space": ("freeze", ()),
     "o": ("follow", ()),  # the show's auto-advance (`follow`) on / off
+    "l": ("learn", ()),  # MIDI learn: the next knob moved maps to what was last nudged
     "p": ("save", ()),
     "c": ("calibrate", ()),  # the performer's neutral face (performer/inputs/face/rig.py)
     "v": ("face", ()),  # face control on / off
@@ -41,6 +42,7 @@ rehearsal keys
   q w e r t y u i       hold: move + along latent directions 1 ... 8
   a s d f g h j k       hold: move - along latent directions 1 ... 8
   space                 freeze / unfreeze drift   o   auto-advance on / off
+  l                     MIDI learn: the next knob moved steers what was last nudged
   p                     save the current point as a scene in the presets file
   c                     calibrate the neutral face   v   face control on / off
   f1  HUD   f5  reload shaders   f11  fullscreen   escape  quit"""
