@@ -34,6 +34,7 @@ from performer.inputs.osc.space import AddressSpace
 from performer.inputs.replay import Performance, ReplayInput, check_target
 from performer.outputs import Frame, Output, Outputs, build_outputs
 from performer.outputs.feedback import Feedback, FeedbackOutput
+from performer.outputs.midi_out import MidiFeedbackOutput
 from performer.outputs.record import EventLog, FrameLog, Recorder
 from performer.render.display import Display, PreviewSpec
 from performer.show import Scene, Show, save_preset
@@ -234,7 +235,11 @@ class Stage:
             spec = show.osc
             if spec.feedback:
                 feedback = Feedback(
-                    spec.feedback_host, spec.feedback_port, spec.face_features, spec.faceosc
+                    spec.feedback_host,
+                    spec.feedback_port,
+                    spec.face_features,
+                    spec.faceosc,
+                    audio_features=spec.audio_features,
                 )
                 self.feedback = FeedbackOutput(feedback)
                 self.outputs.add(self.feedback)
@@ -242,7 +247,11 @@ class Stage:
         if opts.midi:  # --midi FILE|PORT: over the show's [midi] port (its maps stay)
             midi = dataclasses.replace(midi or MidiSpec(), port=opts.midi)
         if midi is not None and self.performance is None:  # (a replay has the cues already)
-            self.inputs.add(MidiInput(midi, self.address_space))
+            self.inputs.add(MidiInput(midi, self.address_space, presets=show.rehearsal.presets))
+            if midi.wants_feedback:  # motor faders and pad lights follow the show
+                feedback_out = MidiFeedbackOutput(midi, params=self.display.param_specs)
+                self.outputs.add(feedback_out)
+                self.outputs.open_one(feedback_out, self.size, show.output.fps)
         audio = show.audio
         if opts.audio:  # --audio FILE|DEVICE: over the show's [audio] source (its maps stay)
             source = audio_source(opts.audio)
@@ -332,6 +341,10 @@ class Stage:
             f = reading.value
             values = {"lost": True} if f is None else {k: round(v, 4) for k, v in f.items()}
             self.events.log(t, "face", **values)
+        if self.events and reading.kind == "audio" and reading.value:
+            # (AudioInput reads once a frame at most, with the onsets since its last poll)
+            values = {k: round(float(v), 4) for k, v in reading.value.items()}
+            self.events.log(t, "audio", **values)
         self.controller.read(reading.kind, reading.value)
 
     def set_follow(self, on: bool, t: float) -> None:
@@ -671,6 +684,7 @@ class Stage:
             "fps": self.stats.recent_fps(),
             "face_present": None if c.face is None else face is not None,
             "face_features": face,
+            "audio": self.controller.readings.get("audio"),
             "params": c.params(),  # (state outputs that echo values: MIDI feedback)
         }
 

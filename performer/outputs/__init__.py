@@ -115,6 +115,15 @@ class Outputs:
             except Exception as e:
                 self._fail(output, f"cannot open: {e}")
 
+    def open_one(self, output: Output, size: tuple[int, int], fps: float) -> None:
+        """Open an output added to a running show (one that cannot is reported failed)."""
+        try:
+            output.open(size, fps)
+        except OutputUnavailable as e:
+            self._fail(output, str(e))
+        except Exception as e:
+            self._fail(output, f"cannot open: {e}")
+
     def add(self, output: Output) -> None:
         """An output that joins a running show (already open), e.g. a recording take."""
         self.failed.pop(output.name, None)

@@ -1,6 +1,7 @@
 """OSC out, so the composition can listen to the stage: scene and cue on change, fps once a
 second, the face present or lost on change, and the face's features every frame, in the
-stage's own addresses and in FaceOSC's (so FaceOSC / Wekinator patches work unchanged).
+stage's own addresses and in FaceOSC's (so FaceOSC / Wekinator patches work unchanged); with
+`audio_features`, the sound's features every frame, each onset and the tempo when it moves.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ FACEOSC_TABLE: tuple[tuple[str, str], ...] = (
     ("/gesture/eye/right", "2 + eye_r"),
     ("/gesture/jaw", "20 + 4·mouth_open"),
 )
+
+# The sound's features sent every frame as /stage/audio/<name> (inputs/audio/features.py).
+AUDIO_FEATURES = ("level", "db", "low", "mid", "high", "centroid", "flux")
+TEMPO_STEP = 0.5  # bpm: /stage/audio/tempo when the tracked tempo moved this much
 
 
 def canonical(features: Mapping[str, float]) -> dict[str, float]:
@@ -111,9 +116,13 @@ class Feedback:
         face_features: bool = False,
         faceosc: bool = False,
         clock: Callable[[], float] = time.monotonic,
+        audio_features: bool = False,
     ) -> None:
         self.target = (host, int(port))
         self.face_features, self.faceosc, self.clock = face_features, faceosc, clock
+        self.audio_features = audio_features
+        self._audio_seen: object = None  # the last audio reading whose onsets were sent
+        self._tempo_sent = 0.0
         self._sock: socket.socket | None = socket.socket(
             socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM
         )
@@ -167,6 +176,26 @@ class Feedback:
             for address, args in faceosc_messages(features, present):
                 self.send(address, *args)
 
+    def audio(self, features: Mapping[str, float] | None) -> None:
+        """With `audio_features`: the features every frame, `/stage/audio/onset STRENGTH` once
+        per new reading with onsets, `/stage/audio/tempo BPM` when it moved by TEMPO_STEP."""
+        if not self.audio_features or not features:
+            return
+        for name in AUDIO_FEATURES:
+            value = features.get(name)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                self.send(f"/stage/audio/{name}", float(value))
+        seen = features.get("time", id(features))  # the same reading stays in the frame info
+        if seen != self._audio_seen:
+            self._audio_seen = seen
+            if features.get("onsets", features.get("onset", 0.0)):
+                strength = features.get("onset_strength", 1.0)
+                self.send("/stage/audio/onset", float(strength))
+        bpm = features.get("tempo", 0.0)
+        if bpm > 0 and abs(bpm - self._tempo_sent) >= TEMPO_STEP:
+            self._tempo_sent = bpm
+            self.send("/stage/audio/tempo", float(round(bpm, 2)))
+
     def close(self) -> None:
         """Close the socket; safe to call twice."""
         if self._sock is not None:
@@ -176,7 +205,7 @@ class Feedback:
 
 class FeedbackOutput:
     """OSC feedback as a show output: after every frame, the scene and cue (on change), fps
-    (once a second) and the face; health reports when the loop asks (`send_health`)."""
+    (once a second), the face and the sound; health reports when the loop asks (`send_health`)."""
 
     name = "feedback"
     wants_pixels = False
@@ -199,6 +228,7 @@ class FeedbackOutput:
         )
         self.feedback.fps(info["fps"])
         self.feedback.face(info["face_present"], info["face_features"])
+        self.feedback.audio(info.get("audio"))
 
     def send(self, address: str, *args: object) -> None:
         self.feedback.send(address, *args)

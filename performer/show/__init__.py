@@ -506,7 +506,7 @@ def _presets(path: Path, model_names: list[str], taken: list[str]) -> list[Scene
         raise ShowError(path, [f"presets file unreadable: {e}"]) from None
     problems: list[str] = []
     r = _Reader(_Lines(text), problems)
-    r.unknown(data, "", {"scenes"})
+    r.unknown(data, "", {"scenes", "midi"})  # (midi: maps learnt in rehearsal)
     raw = data.get("scenes", [])
     scenes = [
         _scene(r, sc, i, model_names) for i, sc in enumerate(raw if isinstance(raw, list) else [])

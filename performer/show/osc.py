@@ -50,6 +50,7 @@ class OscSpec:
     feedback_port: int = 9001
     face_features: bool = False  # /stage/face/<feature> every frame
     faceosc: bool = False  # the face also in FaceOSC's address scheme, every frame
+    audio_features: bool = False  # /stage/audio/<feature> every frame, onsets, tempo
     maps: tuple[OscMapping, ...] = ()
 
 
@@ -140,6 +141,7 @@ def read_osc(r: Any, data: Any) -> OscSpec:
         feedback_port=r.get(osc, p, "feedback_port", "int", d.feedback_port, lo=1, hi=65535),
         face_features=r.get(osc, p, "face_features", "bool", d.face_features),
         faceosc=r.get(osc, p, "faceosc", "bool", d.faceosc),
+        audio_features=r.get(osc, p, "audio_features", "bool", d.audio_features),
         maps=tuple(maps),
     )
 

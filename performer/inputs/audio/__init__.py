@@ -7,7 +7,9 @@ show's `[[audio.map]]` entries as `OscMapping`s on synthetic addresses `/audio/<
 Each poll sends every continuous mapping its feature's newest value (when it changed), fires
 `onset` mappings once per onset and `beat` mappings every `beats` beats, and with
 `tempo = "follow"` sends `/stage/tempo` when the tracked tempo (confidence ≥ 0.5) moved by
-0.5 bpm or more. Readings: `Reading("audio", features)` once per new analysis.
+0.5 bpm or more. Readings: `Reading("audio", features)` once per new analysis, with `time`
+(seconds of audio), `onsets` (how many onsets since the last poll: none is missed between
+frames) and `onset_strength` (the largest flux among them; 0 with none).
 
 No sound (no PortAudio, no device, an unreadable file): one clear line in the log, health
 `failed`, and the show goes on without it.
@@ -49,6 +51,8 @@ class Analyzer:
         self.current: dict[str, float] | None = None
         self.time = 0.0
         self.onsets: list[float] = []
+        self.strengths: list[float] = []  # the flux at each onset in `onsets`
+        self.taken_strengths: list[float] = []  # those of the onsets the last `latest()` took
         self.beats: list[float] = []
         self.hops = 0
         self._stop = threading.Event()
@@ -64,6 +68,7 @@ class Analyzer:
             self.current, self.time = out, self.features.time
             if out["onset"]:
                 self.onsets.append(self.time)
+                self.strengths.append(float(out["flux"]))
             if out["beat"]:
                 self.beats.append(self.time)
             self.hops += 1
@@ -73,7 +78,8 @@ class Analyzer:
         """(time, newest features, onsets since the last call, beats since the last call)."""
         with self.lock:
             onsets, beats = self.onsets, self.beats
-            self.onsets, self.beats = [], []
+            self.taken_strengths = self.strengths
+            self.onsets, self.beats, self.strengths = [], [], []
             return self.time, self.current, onsets, beats
 
     def start(self) -> None:
@@ -178,7 +184,9 @@ class AudioInput:
             if abs(bpm - self.tempo_sent) >= TEMPO_STEP:
                 self.tempo_sent = bpm
                 cues += self._send("/stage/tempo", [round(bpm, 2)])
-        return cues, [Reading("audio", {**features, "time": now}, "audio")]
+        strength = max(self.analyzer.taken_strengths, default=0.0)
+        values = {**features, "time": now, "onsets": float(len(onsets)), "onset_strength": strength}
+        return cues, [Reading("audio", values, "audio")]
 
     def _fire(self, address: str, times: int) -> list[Cue]:
         cues: list[Cue] = []

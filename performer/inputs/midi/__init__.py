@@ -16,6 +16,11 @@ With `[midi] clock = true`, MIDI clock (24 a quarter note) sets the tempo: the m
 recent beat-long intervals, sent as a `tempo` cue when it moves by TEMPO_STEP bpm or more; start,
 continue and stop restart the measurement.
 
+MIDI learn (`learn(address)`, the Stage's `l` key): the next CC or note pressed is mapped onto
+the address (a parameter over its range, a latent direction over -3..3), acts at once (the space
+is rebuilt) and is appended to the presets file beside the show, from which every later start
+reads it back (`presets=`); a learned map replaces the one on the same controller.
+
 The sources (sources.py) publish `(t, message)` from their own threads into a queue; `poll`
 drains it on the render thread, so the space and the per-control state have one user.
 """
@@ -27,6 +32,7 @@ import queue
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from performer.core.control import Cue
@@ -39,7 +45,7 @@ from performer.inputs.midi.sources import (
     no_system_line,
 )
 from performer.inputs.osc.space import SWITCHES, TRIGGERS, AddressSpace, OscInputError
-from performer.show.midi import MidiMap, MidiSpec
+from performer.show.midi import MidiMap, MidiSpec, load_learned, merge_learned, save_midi_map
 from performer.show.osc import OscMapping
 
 __all__ = ["MidiFileSource", "MidiInput", "MidiPortSource", "no_system_line"]
@@ -69,7 +75,8 @@ class _Control:
 class MidiInput:
     """The Input for `[midi]`: `MidiInput(spec, make_space)`, where `make_space(maps)` builds
     the stage's AddressSpace with those `OscMapping`s. `source` (tests) replaces the one the
-    spec names: a port (substring or "all") or a MIDI file."""
+    spec names: a port (substring or "all") or a MIDI file. `presets`: the presets file beside
+    the show, where MIDI learn saves its maps and from which they are read back."""
 
     name = "midi"
 
@@ -80,20 +87,16 @@ class MidiInput:
         *,
         source: Any = None,
         io: Any = None,
+        presets: Path | None = None,
     ) -> None:
-        self.spec = spec
-        self.space = make_space(spec.osc_maps())
-        for problem in self.space.problems:
-            log.error("MIDI: %s (mapping skipped)", problem.replace("osc.map", "midi.map"))
-        self.inbox: queue.SimpleQueue[tuple[float, Any]] = queue.SimpleQueue()
+        self.make_space = make_space
+        self.presets = presets
+        self.learning: str | None = None  # the address MIDI learn waits to map
+        self.learned = ""  # the latest learn's line, for the HUD
         self.controls: dict[tuple[str, int | None, int], _Control] = {}
         self.lsbs: dict[tuple[int | None, int], _Control] = {}
-        for m in spec.maps:
-            control = _Control(m)
-            kind, number = ("cc", m.cc) if m.cc is not None else ("note", m.note)
-            self.controls[(kind, m.channel, int(number))] = control  # type: ignore[arg-type]
-            if m.cc_lsb is not None:
-                self.lsbs[(m.channel, m.cc_lsb)] = control
+        self._build(replace(spec, maps=merge_learned(spec.maps, load_learned(presets))))
+        self.inbox: queue.SimpleQueue[tuple[float, Any]] = queue.SimpleQueue()
         self.messages = 0
         self.cues = 0
         self.errors = 0
@@ -114,6 +117,66 @@ class MidiInput:
         self.source = source
         self.source.start()
 
+    def _build(self, spec: MidiSpec) -> None:
+        """The address space and per-control state for `spec`'s maps."""
+        self.spec = spec
+        self.space = self.make_space(spec.osc_maps())
+        for problem in self.space.problems:
+            log.error("MIDI: %s (mapping skipped)", problem.replace("osc.map", "midi.map"))
+        self.controls = {}
+        self.lsbs = {}
+        for m in spec.maps:
+            control = _Control(m)
+            kind, number = ("cc", m.cc) if m.cc is not None else ("note", m.note)
+            self.controls[(kind, m.channel, int(number))] = control  # type: ignore[arg-type]
+            if m.cc_lsb is not None:
+                self.lsbs[(m.channel, m.cc_lsb)] = control
+
+    def learn(self, address: str) -> str:
+        """Arm MIDI learn: the next CC (or note pressed) is mapped onto `address`; a HUD line."""
+        method = self.space.methods.get(address)
+        if method is None or method.kind in ("map", "z"):
+            return f"MIDI learn: cannot map {address}"
+        self.learning = address
+        self.learned = f"MIDI learn: move a knob for {address}"
+        return self.learned
+
+    def _learn(self, message: Any) -> bool:
+        """The armed learn takes `message` when it is a CC or a note pressed (True: taken)."""
+        address = self.learning
+        if address is None:
+            return False
+        if message.type == "control_change":
+            kind, number = "CC", message.control
+        elif message.type == "note_on" and message.velocity > 0:
+            kind, number = "note", message.note
+        else:
+            return False
+        self.learning = None
+        method = self.space.methods.get(address)
+        to = None  # the space's own default for other targets
+        if method is not None and method.kind == "param" and method.spec is not None:
+            to = (float(method.spec.min), float(method.spec.max))
+        elif method is not None and method.kind == "offset":
+            to = (-3.0, 3.0)
+        channel = message.channel + 1
+        m = MidiMap(
+            address,
+            cc=number if kind == "CC" else None,
+            note=number if kind == "note" else None,
+            channel=channel,
+            to=to,
+        )
+        self._build(replace(self.spec, maps=merge_learned(self.spec.maps, (m,))))
+        self.learned = f"MIDI learn: {kind} {number} ch {channel} → {address}"
+        if self.presets is not None:
+            try:
+                save_midi_map(self.presets, m)
+            except OSError as e:
+                self.learned += f" (not saved: {e})"
+        log.info("%s", self.learned)
+        return True
+
     def publish(self, t: float, message: Any) -> None:
         """A source's message (any thread)."""
         self.inbox.put((t, message))
@@ -127,7 +190,8 @@ class MidiInput:
             except queue.Empty:
                 break
             self.messages += 1
-            cues += self._message(at, message)
+            if not self._learn(message):
+                cues += self._message(at, message)
         self.cues += len(cues)
         return [replace(c, source="midi") for c in cues], []
 
@@ -243,7 +307,7 @@ class MidiInput:
             line += f" · {self.last}"
         if self.spec.clock and self.tempo is not None:
             line += f" · clock {self.tempo:.1f} bpm"
-        return [line]
+        return [line, self.learned] if self.learned else [line]
 
     def close(self) -> None:
         self.source.close()

@@ -407,3 +407,119 @@ def test_a_file_that_is_not_midi_fails_without_raising(tmp_path: Path) -> None:
     assert midi.poll(0, 0) == ([], [])
     assert midi.health().state == FAILED and "broken.mid" in midi.health().detail
     midi.close()
+
+
+# -- MIDI learn
+
+
+def learning(tmp_path: Path, *maps: MidiMap) -> MidiInput:
+    presets = tmp_path / "show.presets.toml"
+    return MidiInput(MidiSpec(maps=maps), make_space, source=Held(), presets=presets)
+
+
+def test_learn_maps_the_next_cc_and_survives_a_reload(tmp_path: Path) -> None:
+    midi = learning(tmp_path)
+    line = midi.learn("/stage/param/grade.saturation")
+    assert line == "MIDI learn: move a knob for /stage/param/grade.saturation"
+    assert midi.hud_lines()[-1] == line
+    assert send(midi, note(36, 0), cc(74, 100, channel=0)) == []  # a release: not learned
+    assert midi.learning is None
+    assert midi.hud_lines()[-1] == "MIDI learn: CC 74 ch 1 → /stage/param/grade.saturation"
+    (m,) = midi.spec.maps
+    assert (m.cc, m.channel, m.to) == (74, 1, (0.0, 3.0))  # the parameter's own range
+    cues = send(midi, cc(74, 127), cc(74, 0))
+    assert [c.args for c in cues] == [("grade.saturation", 3.0), ("grade.saturation", 0.0)]
+    assert send(midi, cc(74, 127, channel=1)) == []  # learned on channel 1 only
+
+    again = learning(tmp_path)  # the next start: read back from the presets file
+    assert again.spec.maps == (m,)
+    assert [c.args for c in send(again, cc(74, 127))] == [("grade.saturation", 3.0)]
+
+
+def test_learn_a_latent_direction_replaces_the_map_on_that_cc(tmp_path: Path) -> None:
+    show_map = MidiMap("/stage/param/grade.saturation", cc=20)  # any channel
+    other = MidiMap("/stage/cue/next", note=36)
+    midi = learning(tmp_path, show_map, other)
+    assert midi.learn("/stage/latent/2").startswith("MIDI learn: move a knob")
+    send(midi, cc(20, 5, channel=2))
+    assert midi.hud_lines()[-1] == "MIDI learn: CC 20 ch 3 → /stage/latent/2"
+    assert [m.target for m in midi.spec.maps] == ["/stage/cue/next", "/stage/latent/2"]
+    cues = send(midi, cc(20, 127, channel=2))
+    assert [(c.action, c.args) for c in cues] == [("offset", ("2", 3.0))]
+    assert midi.learn("/stage/latent/2") and send(midi, note(40)) == []  # a pad learns too
+    assert midi.spec.maps[-1].note == 40 and midi.spec.maps[-1].to == (-3.0, 3.0)
+
+    again = learning(tmp_path, show_map, other)  # the show's CC 20 is replaced on reload too
+    assert [m.target for m in again.spec.maps] == [
+        "/stage/cue/next",
+        "/stage/latent/2",
+        "/stage/latent/2",
+    ]
+    assert [c.args for c in send(again, cc(20, 0, channel=2))] == [("2", -3.0)]
+
+
+def test_learn_refuses_an_unknown_address_and_without_presets_still_maps() -> None:
+    midi = held()
+    assert midi.learn("/stage/nowhere") == "MIDI learn: cannot map /stage/nowhere"
+    assert midi.learning is None
+    midi.learn("/stage/cue/next")
+    send(midi, note(50))
+    assert [c.action for c in send(midi, note(50))] == ["next"]
+
+
+def test_learned_maps_live_beside_saved_scenes(tmp_path: Path) -> None:
+    from performer.show import Drift, Scene, save_preset
+    from performer.show.midi import load_learned, save_midi_map
+
+    presets = tmp_path / "show.presets.toml"
+    save_preset(presets, Scene("a", "m", seed=1, drift=Drift()))
+    save_midi_map(presets, MidiMap("/stage/latent/1", cc=1, channel=2, to=(-3.0, 3.0)))
+    save_preset(presets, Scene("b", "m", seed=2, drift=Drift()))
+    data = tomllib.loads(presets.read_text())
+    assert [s["name"] for s in data["scenes"]] == ["a", "b"]
+    assert load_learned(presets) == (MidiMap("/stage/latent/1", cc=1, channel=2, to=(-3.0, 3.0)),)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_broken_learned_maps_are_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from performer.show.midi import load_learned
+
+    presets = tmp_path / "p.toml"
+    presets.write_text('[[midi.map]]\ncc = 300\ntarget = "/stage/cue/next"\n')
+    with caplog.at_level(logging.ERROR, "stage.midi"):
+        assert load_learned(presets) == ()
+    assert "midi.map[0].cc (line 2)" in caplog.text
+    presets.write_text("not toml [")
+    assert load_learned(presets) == ()
+    assert load_learned(tmp_path / "none.toml") == ()
+
+
+def test_feedback_and_scene_notes_read() -> None:
+    spec, problems = read(
+        """
+[midi]
+scene_notes = [36, 37]
+
+[[midi.map]]
+cc = 7
+target = "/stage/param/grade.saturation"
+feedback = true
+"""
+    )
+    assert problems == []
+    assert spec is not None and spec.scene_notes == (36, 37) and spec.wants_feedback
+    assert spec.maps[0].feedback
+    _, problems = read(
+        """
+[midi]
+scene_notes = [36, 200]
+
+[[midi.map]]
+note = 7
+target = "/stage/cue/next"
+feedback = true
+"""
+    )
+    text = "\n".join(problems)
+    assert "midi.scene_notes (line 3): expected a list of notes" in text
+    assert "midi.map[0].feedback (line 8): is for an absolute `cc` map" in text

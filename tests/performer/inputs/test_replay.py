@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from performer.cli import main as stage_main
-from performer.inputs.replay import Performance, ReplayError
+from performer.inputs.replay import Performance, ReplayError, ReplayInput
 from performer.outputs.record import read_events
 from performer.show import load_show
 from performer.stage import RunOptions, Stage
@@ -87,6 +87,31 @@ def test_a_replayed_face_steers_without_a_camera(tmp_path):
     a, b = frames(out[still]), frames(out[tilt])
     assert np.abs(a[0] - b[0]).mean() < 0.5  # before the face is found: the same
     assert np.abs(a[20] - b[20]).mean() > 2  # the tilt steered the latent
+
+
+def test_logged_audio_readings_replay_as_readings(tmp_path):
+    """Audio readings come back as readings at their time; two due in one frame come as one,
+    the newest's values with their onsets added up (none missed)."""
+    lines = [{"t": 0.0, "kind": "start"}]
+    lines += [{"t": 0.1, "kind": "audio", "level": 0.5, "db": -12.0, "tempo": 120.0}]
+    lines += [{"t": 0.12, "kind": "audio", "level": 0.6, "onsets": 1.0, "onset_strength": 0.4}]
+    lines += [{"t": 0.14, "kind": "audio", "level": 0.7, "onsets": 2.0, "onset_strength": 0.9}]
+    lines += [{"t": 0.2, "kind": "cue", "action": "next", "args": [], "source": "audio"}]
+    lines += [{"t": 0.5, "kind": "end"}]
+    log = tmp_path / "sound.events.jsonl"
+    log.write_text("".join(json.dumps(e) + "\n" for e in lines))
+    performance = Performance(log)
+    assert len(performance.sounds) == 3 and not performance.has_face
+    replay = ReplayInput(performance)
+    assert replay.poll(0.05, 0.05) == ([], [])  # nothing due yet
+    cues, readings = replay.poll(0.1, 0.05)
+    assert cues == [] and [r.kind for r in readings] == ["audio"]
+    assert readings[0].value == {"level": 0.5, "db": -12.0, "tempo": 120.0}
+    assert replay.hud_lines()[-1] == "audio -12 dB  120 bpm"
+    cues, readings = replay.poll(0.15, 0.05)
+    assert [r.value for r in readings] == [{"level": 0.7, "onsets": 3.0, "onset_strength": 0.9}]
+    cues, readings = replay.poll(0.2, 0.05)
+    assert [c.action for c in cues] == ["next"] and readings == []  # no new reading
 
 
 def test_bad_logs_are_refused_naming_the_file_and_line(tmp_path, capsys):

@@ -6,7 +6,13 @@ import socket
 import pytest
 from pythonosc.osc_message import OscMessage
 
-from performer.outputs.feedback import FACEOSC_TABLE, Feedback, faceosc_messages
+from performer.outputs.feedback import (
+    AUDIO_FEATURES,
+    FACEOSC_TABLE,
+    Feedback,
+    FeedbackOutput,
+    faceosc_messages,
+)
 
 FACE = {  # performer/inputs/face/features.py's names and ranges
     "yaw": 10.0,
@@ -83,6 +89,49 @@ def test_state_on_change_fps_once_a_second_and_face(listener):
     assert addresses.count("/stage/face/mouth_open") == 30  # every frame while present
     assert addresses.count("/pose/position") == 30 and addresses.count("/found") == 90
     assert ("/stage/tempo", [120.0]) in got
+
+
+def sound(time: float, onsets: float = 0.0, tempo: float = 0.0) -> dict[str, float]:
+    """An audio reading's values as AudioInput makes them."""
+    values = {name: 0.25 for name in AUDIO_FEATURES} | {"db": -20.0, "centroid_hz": 900.0}
+    strength = 0.75 if onsets else 0.0
+    return values | {"time": time, "onsets": onsets, "onset_strength": strength, "tempo": tempo}
+
+
+def audio_frames(fb: Feedback, listener, readings: list[dict]) -> list[tuple[str, list]]:
+    """Each reading through the output as one frame's info, with what a listener got."""
+    out = FeedbackOutput(fb)
+    info = {"scene": 0, "scene_name": "a", "cue": 0, "tempo": 120.0, "blackout": 0}
+    info |= {"record": 0, "fps": 60.0, "face_present": None, "face_features": None}
+    got = []
+    try:
+        for values in readings:
+            out.present(type("Frame", (), {"info": {**info, "audio": values}})())
+            got += received(listener, 0.001)
+        got += received(listener)
+    finally:
+        out.close()
+    return got
+
+
+def test_audio_features_onsets_and_tempo_when_asked(listener):
+    a, b, c = sound(0.01), sound(0.02, onsets=2.0, tempo=120.0), sound(0.03, tempo=120.3)
+    readings = [a, a, b, b, c, sound(0.04, tempo=121.0)]  # b stays two frames: one onset sent
+    got = audio_frames(Feedback(*listener.getsockname(), audio_features=True), listener, readings)
+    addresses = [address for address, _ in got]
+    for name in AUDIO_FEATURES:
+        assert addresses.count(f"/stage/audio/{name}") == 6  # every frame
+    assert ("/stage/audio/db", [-20.0]) in got
+    assert "/stage/audio/centroid_hz" not in addresses
+    assert [args for address, args in got if address == "/stage/audio/onset"] == [[0.75]]
+    tempos = [args for address, args in got if address == "/stage/audio/tempo"]
+    assert tempos == [[120.0], [121.0]]  # 120.3 is within half a bpm of 120
+
+
+def test_no_audio_features_unless_asked(listener):
+    readings = [sound(0.01, onsets=1.0, tempo=120.0), None]
+    got = audio_frames(Feedback(*listener.getsockname()), listener, readings)
+    assert got and not [address for address, _ in got if address.startswith("/stage/audio/")]
 
 
 def test_nobody_listening_never_raises():
