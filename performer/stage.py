@@ -258,7 +258,7 @@ class Stage:
             file, device = (source, None) if isinstance(source, Path) else (None, source)
             audio = dataclasses.replace(audio or AudioSpec(), file=file, device=device)
         if audio is not None and audio.enabled and self.performance is None:
-            self.inputs.add(AudioInput(audio, self.address_space))
+            self.inputs.add(AudioInput(audio, self.address_space, lambda: self.controller.scene))
 
     def address_space(self, maps: Sequence[OscMapping] = ()) -> AddressSpace:
         """The stage's address table with `maps` of an input's own (MIDI, audio): the same

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from performer.show.audio import AudioSpec, read_audio
+from performer.show.audio import AudioSpec, read_audio, read_scene_audio
 from performer.show.face import FaceSpec, read_face, read_scene_face
 from performer.show.midi import MidiSpec, read_midi
 from performer.show.osc import CueStep, OscSpec, read_cue_step, read_osc
@@ -82,6 +82,7 @@ class Scene:
     params: Mapping[str, float] = field(default_factory=dict)
     face: str | None = None  # its face mapping set; None: [face] mapping; "": none (show_face)
     mix: str | None = None  # StyleGAN style mixing: the scene whose latent gives the fine layers
+    audio: str | None = None  # its audio mapping set; None: the default set; "": none (show/audio)
 
 
 @dataclass(frozen=True)
@@ -412,7 +413,7 @@ def show_from_dict(
     osc = read_osc(r, data.get("osc", {}))
     outputs = read_outputs(r, data.get("outputs"))
     midi = read_midi(r, data.get("midi"), base)
-    audio = read_audio(r, data.get("audio"), base)
+    audio = read_audio(r, data.get("audio"), base, [(i, s.audio) for i, s in enumerate(scenes)])
     faces = [(i, s.face) for i, s in enumerate(scenes)]
     face = read_face(r, data.get("face"), base, faces, names)
 
@@ -449,7 +450,8 @@ def show_from_dict(
 def _scene(r: _Reader, sc: Any, i: int, model_names: list[str]) -> Scene:
     p = f"scenes[{i}]"
     sc = r.table(sc, p)
-    r.unknown(sc, p, {"name", "model", "seed", "z", "drift", "fade", "params", "face", "mix"})
+    keys = {"name", "model", "seed", "z", "drift", "fade", "params", "face", "mix", "audio"}
+    r.unknown(sc, p, keys)
     name = r.get(sc, p, "name", "string", f"scene {i + 1}")
     model = r.get(sc, p, "model", "string", model_names[0] if model_names else "")
     if model and model_names and model not in model_names:
@@ -482,7 +484,9 @@ def _scene(r: _Reader, sc: Any, i: int, model_names: list[str]) -> Scene:
     fade = r.get(sc, p, "fade", "number", 2.0, lo=0, hi=3600)
     params = r.params(sc.get("params", {}), f"{p}.params")
     mix = r.get(sc, p, "mix", "string", None)
-    return Scene(name, model, seed, z, drift, fade, params, read_scene_face(r, sc, p), mix)
+    face = read_scene_face(r, sc, p)
+    audio = read_scene_audio(r, sc, p)
+    return Scene(name, model, seed, z, drift, fade, params, face, mix, audio)
 
 
 def _check_mix(r: _Reader, scenes: list[Scene], names: list[str], where: str) -> None:
@@ -538,6 +542,8 @@ def scene_to_toml(scene: Scene) -> str:
         lines.append(f"face = {_toml_str(scene.face) if scene.face else 'false'}")
     if scene.mix is not None:
         lines.append(f"mix = {_toml_str(scene.mix)}")
+    if scene.audio is not None:
+        lines.append(f"audio = {_toml_str(scene.audio) if scene.audio else 'false'}")
     return "\n".join(lines) + "\n"
 
 

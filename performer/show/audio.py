@@ -1,5 +1,7 @@
 """The show file's audio side: the `[audio]` section (where the band's sound comes from, how it
-is analysed) and its `[[audio.map]]` entries (a feature of the sound onto a stage address).
+is analysed), its `[[audio.map]]` entries (a feature of the sound onto a stage address: the
+default set) and named sets `[[audio.mappings.NAME]]`, which scenes choose (`audio = "NAME"`,
+or `false` for none; a scene that names none gets `[audio] mapping`, else `[[audio.map]]`).
 
 ```toml
 [audio]
@@ -9,6 +11,10 @@ bands = [20, 250, 2000, 8000]   # edges of low, mid, high (Hz)
 tempo = "follow"         # "follow": the tracked tempo sets the show's; "off" (default)
 attack = 0.01            # smoothing, seconds rising / falling
 release = 0.15
+mapping = "verse"        # the set of scenes that name none (default: the [[audio.map]] entries)
+
+[audio.smoothing]        # a feature's own [attack, release] (level db low mid high centroid...)
+low = [0.005, 0.4]
 
 [[audio.map]]
 feature = "level"        # level db low mid high centroid centroid_hz flux tempo confidence phase
@@ -16,11 +22,21 @@ target = "/stage/param/grade.saturation"
 range = [0, 1]           # the feature's values mapped (default: its own range)
 to = [0.5, 2.0]          # onto these (default: the target's range)
 curve = "smooth"
+gain = 2.0               # the feature times this, before `range`
+dead_zone = 0.05         # values this near the range's bottom read as the bottom
 
 [[audio.map]]
 feature = "beat"         # "onset" or "beat": fires a trigger; `beats = 4` every 4th beat
 target = "/stage/cue/next"
 beats = 4
+
+[[audio.mappings.verse]]  # a named set: same keys as [[audio.map]]
+feature = "low"
+target = "/stage/param/grade.saturation"
+
+[[scenes]]
+name = "chorus"
+audio = "verse"          # this scene's set; false: none
 ```
 
 Read through `show.py`'s `_Reader` (passed in as `r`): every problem names its key path and
@@ -29,17 +45,21 @@ line, like the rest of the show file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from performer.inputs.audio.features import FEATURES, TRIGGERS
+from performer.inputs.audio.features import FEATURES, SMOOTHED, TRIGGERS, unit_range
 from performer.show.osc import CURVES, _address, _pair
 
 TEMPO_MODES = ("off", "follow")
 SOUND_FILES = (".wav",)
 OTHER_SOUND_FILES = (".mp3", ".flac", ".ogg", ".aif", ".aiff", ".m4a", ".opus")  # not read
+OFF = ""  # a scene's set name that means "the sound steers nothing here"
+_NAME = re.compile(r"[A-Za-z_][\w\-]*")
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,8 @@ class AudioMap:
     to: tuple[float, float] | None = None
     curve: str = "linear"
     beats: int = 1  # "beat": fire every N beats
+    gain: float = 1.0  # the feature times this, before `range`
+    dead_zone: float = 0.0  # values this near the range's bottom read as the bottom
 
 
 @dataclass(frozen=True)
@@ -65,12 +87,43 @@ class AudioSpec:
     attack: float = 0.01
     release: float = 0.15
     loop: bool = False  # a file starts again at its end
-    maps: tuple[AudioMap, ...] = ()
+    maps: tuple[AudioMap, ...] = ()  # [[audio.map]]: the default set unless `mapping` names one
+    mapping: str | None = None  # the set of scenes that name none
+    mappings: Mapping[str, tuple[AudioMap, ...]] = field(default_factory=dict)
+    smoothing: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # own pairs
+
+    def set_for(self, name: str | None) -> tuple[AudioMap, ...]:
+        """A scene's set: `name` (None: the default set; OFF: none)."""
+        if name is None:
+            return self.mappings.get(self.mapping, ()) if self.mapping else self.maps
+        return self.mappings.get(name, ())
 
 
-def read_audio(r: Any, data: Any, base: Path = Path(".")) -> AudioSpec | None:
-    """The `[audio]` section; None when the show has none. A file is relative to `base`."""
+def read_scene_audio(r: Any, sc: Mapping[str, Any], path: str) -> str | None:
+    """A scene's `audio` key: a mapping set's name, or `false` for none; absent: the default."""
+    if "audio" not in sc:
+        return None
+    value = sc["audio"]
+    if value is False:
+        return OFF
+    if isinstance(value, str) and _NAME.fullmatch(value):
+        return value
+    r.problem(f"{path}.audio", f"expected an audio mapping set name or false, got {value!r}")
+    return None
+
+
+def read_audio(
+    r: Any,
+    data: Any,
+    base: Path = Path("."),
+    scene_sets: Sequence[tuple[int, str | None]] = (),
+) -> AudioSpec | None:
+    """The `[audio]` section; None when the show has none. A file is relative to `base`.
+    `scene_sets`: each scene's index and `audio` value, to check the set names."""
     if data is None:
+        for i, name in scene_sets:
+            if name:
+                r.problem(f"scenes[{i}].audio", "the show has no [audio] section")
         return None
     p = "audio"
     a = r.table(data, p)
@@ -113,6 +166,14 @@ def read_audio(r: Any, data: Any, base: Path = Path(".")) -> AudioSpec | None:
         mapping = _mapping(r, m, f"{p}.map[{i}]")
         if mapping is not None:
             maps.append(mapping)
+    sets = _mapping_sets(r, a.get("mappings", {}))
+    default = r.get(a, p, "mapping", "string", None)
+    if default is not None and default not in sets:
+        r.problem(f"{p}.mapping", _no_set(default, sets))
+        default = None
+    for i, name in scene_sets:
+        if name and name not in sets:
+            r.problem(f"scenes[{i}].audio", _no_set(name, sets))
     return AudioSpec(
         enabled=r.get(a, p, "enabled", "bool", d.enabled),
         file=file,
@@ -124,12 +185,57 @@ def read_audio(r: Any, data: Any, base: Path = Path(".")) -> AudioSpec | None:
         release=r.get(a, p, "release", "number", d.release, lo=0, hi=10),
         loop=r.get(a, p, "loop", "bool", d.loop),
         maps=tuple(maps),
+        mapping=default,
+        mappings=sets,
+        smoothing=_smoothing(r, a.get("smoothing", {})),
     )
+
+
+def _no_set(name: str, sets: Mapping[str, Any]) -> str:
+    have = ", ".join(sets) if sets else "none ([[audio.mappings.NAME]] tables)"
+    return f"no audio mapping set {name!r}; the show has: {have}"
+
+
+def _mapping_sets(r: Any, data: Any) -> dict[str, tuple[AudioMap, ...]]:
+    """`[[audio.mappings.NAME]]`: named sets of mappings."""
+    sets: dict[str, tuple[AudioMap, ...]] = {}
+    for name, rows in r.table(data, "audio.mappings").items():
+        path = f"audio.mappings.{name}"
+        if not _NAME.fullmatch(name):
+            r.problem(path, "a mapping set's name must be a plain word")
+            continue
+        if not isinstance(rows, list):
+            r.problem(path, f"expected [[{path}]] tables, got {type(rows).__name__}")
+            continue
+        maps = [_mapping(r, row, f"{path}[{i}]") for i, row in enumerate(rows)]
+        sets[name] = tuple(m for m in maps if m is not None)
+    return sets
+
+
+def _smoothing(r: Any, data: Any) -> dict[str, tuple[float, float]]:
+    """`[audio.smoothing]`: a feature's own [attack, release] in seconds."""
+    p = "audio.smoothing"
+    t = r.table(data, p)
+    r.unknown(t, p, set(SMOOTHED))
+    out = {}
+    for name, pair in t.items():
+        if name not in SMOOTHED:
+            continue
+        if (
+            isinstance(pair, list)
+            and len(pair) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair)
+            and all(0 <= v <= 10 for v in pair)
+        ):
+            out[name] = (float(pair[0]), float(pair[1]))
+        else:
+            r.problem(f"{p}.{name}", f"expected [attack, release] in seconds (0..10), got {pair!r}")
+    return out
 
 
 def _mapping(r: Any, m: Any, p: str) -> AudioMap | None:
     m = r.table(m, p)
-    r.unknown(m, p, {"feature", "target", "range", "to", "curve", "beats"})
+    r.unknown(m, p, {"feature", "target", "range", "to", "curve", "beats", "gain", "dead_zone"})
     feature = r.get(m, p, "feature", "string", choices=FEATURES + TRIGGERS)
     target = r.get(m, p, "target", "string")
     ok = feature is not None and target is not None
@@ -145,6 +251,27 @@ def _mapping(r: Any, m: Any, p: str) -> AudioMap | None:
     if "beats" in m and feature != "beat":
         r.problem(f"{p}.beats", 'only a feature = "beat" entry counts beats')
         ok = False
+    gain = r.get(m, p, "gain", "number", 1.0, lo=-1000, hi=1000)
+    dead = r.get(m, p, "dead_zone", "number", 0.0, lo=0, hi=1e6)
+    for key in ("gain", "dead_zone"):
+        if key in m and feature in TRIGGERS:
+            r.problem(f"{p}.{key}", f'a feature = "{feature}" entry fires; it has no {key}')
+            ok = False
+    range_ = _pair(r, m, p, "range")
+    if feature in FEATURES and dead:
+        lo, hi = range_ or unit_range(feature)
+        if dead >= abs(hi - lo):
+            r.problem(f"{p}.dead_zone", f"expected less than the range's span {abs(hi - lo):g}")
+            ok = False
     if not ok:
         return None
-    return AudioMap(feature, target, _pair(r, m, p, "range"), to, curve or "linear", beats or 1)
+    return AudioMap(
+        feature,
+        target,
+        range_,
+        to,
+        curve or "linear",
+        beats or 1,
+        float(gain if gain is not None else 1.0),
+        float(dead or 0.0),
+    )

@@ -2,9 +2,13 @@
 into a ring, analysed hop by hop on a worker thread (features.py), turned into readings and,
 through the stage's address space, into cues.
 
-`AudioInput(spec, make_space)`: `make_space(maps)` builds the stage's `AddressSpace` with the
-show's `[[audio.map]]` entries as `OscMapping`s on synthetic addresses `/audio/<feature>/<i>`.
-Each poll sends every continuous mapping its feature's newest value (when it changed), fires
+`AudioInput(spec, make_space, scene)`: `make_space(maps)` builds the stage's `AddressSpace` with
+every mapping set of the show as `OscMapping`s on synthetic addresses (`[[audio.map]]`:
+`/audio/<feature>/<i>`; `[[audio.mappings.NAME]]`: `/audio/NAME/<feature>/<i>`). `scene()` is
+the current Scene: its `audio` key picks the set each poll (None: the default set, "": none);
+on a change the old set's mappings stop and the new set's send their values at once.
+Each poll sends every continuous mapping of the set its feature's newest value (times `gain`,
+values within `dead_zone` of the range's bottom as the bottom; when it changed), fires
 `onset` mappings once per onset and `beat` mappings every `beats` beats, and with
 `tempo = "follow"` sends `/stage/tempo` when the tracked tempo (confidence ≥ 0.5) moved by
 0.5 bpm or more. Readings: `Reading("audio", features)` once per new analysis, with `time`
@@ -32,7 +36,7 @@ from performer.show.osc import OscMapping
 if TYPE_CHECKING:
     from performer.core.control import Cue
     from performer.inputs.osc.space import AddressSpace
-    from performer.show.audio import AudioSpec
+    from performer.show.audio import AudioMap, AudioSpec
 
 log = logging.getLogger("stage.audio")
 
@@ -97,6 +101,17 @@ class Analyzer:
             self._thread = None
 
 
+def shape(value: float, entry: AudioMap, range_: tuple[float, float]) -> float:
+    """A feature's value as its mapping reads it: times `gain`, and within `dead_zone` of the
+    range's bottom (or past it) as the bottom."""
+    value *= entry.gain
+    bottom, top = range_
+    above = (value - bottom) * (1.0 if top >= bottom else -1.0)  # how far past the bottom
+    if entry.dead_zone > 0 and above <= entry.dead_zone:
+        value = bottom
+    return value
+
+
 def open_source(spec: AudioSpec) -> FileSource | DeviceSource:
     """The spec's source, not yet started. Raises AudioUnavailable."""
     if spec.file is not None:
@@ -105,8 +120,9 @@ def open_source(spec: AudioSpec) -> FileSource | DeviceSource:
 
 
 class AudioInput:
-    """The Input protocol over the band's sound (see the module's docstring). `source` and
-    `start` are for tests: a prepared source, and whether to start the threads."""
+    """The Input protocol over the band's sound (see the module's docstring). `scene`: the
+    current Scene (None: always the default set). `source` and `start` are for tests: a
+    prepared source, and whether to start the threads."""
 
     name = "audio"
 
@@ -114,26 +130,40 @@ class AudioInput:
         self,
         spec: AudioSpec,
         make_space: Callable[[Sequence[OscMapping]], AddressSpace],
+        scene: Callable[[], Any] | None = None,
         source: Any = None,
         start: bool = True,
     ) -> None:
         self.spec = spec
+        self.scene = scene
         self.error = ""
         self.source: Any = None
         self.analyzer: Analyzer | None = None
-        self.maps = [
-            OscMapping(
-                f"/audio/{m.feature}/{i}",
-                m.target,
-                range=m.range or unit_range(m.feature),
-                to=m.to,
-                curve=m.curve,
-            )
-            for i, m in enumerate(spec.maps)
-        ]
+        # each set by name (None: the [[audio.map]] entries): its (OscMapping, AudioMap) pairs
+        self.sets: dict[str | None, list[tuple[OscMapping, AudioMap]]] = {}
+        paths: list[str] = []  # each mapping's key path in the show file, in `self.maps` order
+        named: list[tuple[str | None, tuple[AudioMap, ...]]] = [(None, spec.maps)]
+        for name, entries in [*named, *spec.mappings.items()]:
+            prefix = "/audio" if name is None else f"/audio/{name}"
+            where = "audio.map" if name is None else f"audio.mappings.{name}"
+            pairs = self.sets[name] = []
+            for i, m in enumerate(entries):
+                osc = OscMapping(
+                    f"{prefix}/{m.feature}/{i}",
+                    m.target,
+                    range=m.range or unit_range(m.feature),
+                    to=m.to,
+                    curve=m.curve,
+                )
+                pairs.append((osc, m))
+                paths.append(f"{where}[{i}]")
+        self.maps = [osc for pairs in self.sets.values() for osc, _ in pairs]
         self.space = make_space(self.maps)
         for problem in self.space.problems:
-            log.error("audio: %s (mapping skipped)", problem.replace("osc.map", "audio.map"))
+            for k, osc in enumerate(self.maps):
+                problem = problem.replace(f"osc.map[{k}] ({osc.address})", paths[k])
+            log.error("audio: %s (mapping skipped)", problem)
+        self.active: str | None = self._set_name()
         self.sent: dict[str, float] = {}
         self.beat_count = 0
         self.tempo_sent = 0.0
@@ -147,11 +177,29 @@ class AudioInput:
             log.error("audio: %s; the show goes on without it", e)
             return
         smoothing = {"attack": spec.attack, "release": spec.release}
-        config = config_for(self.source.sample_rate, spec.bands, smoothing)
+        config = config_for(self.source.sample_rate, spec.bands, smoothing, spec.smoothing)
         self.analyzer = Analyzer(self.source, Features(config))
         if start:
             self.source.start()
             self.analyzer.start()
+
+    def _set_name(self) -> str | None:
+        """The current scene's set: a name, None for [[audio.map]], "" for none."""
+        chosen = getattr(self.scene(), "audio", None) if self.scene is not None else None
+        if chosen is None:
+            return self.spec.mapping  # (None: the [[audio.map]] entries)
+        return chosen
+
+    def _current(self) -> list[tuple[OscMapping, AudioMap]]:
+        """The mappings of the current scene's set (a change of set starts the new one)."""
+        name = self._set_name()
+        if name != self.active:
+            self.active = name
+            shown = "none" if name == "" else repr(name or "[[audio.map]]")
+            log.info("audio: mapping set %s", shown)
+            for osc, _ in self.sets.get(name, []):
+                self.sent.pop(osc.address, None)  # the new set sends its values at once
+        return self.sets.get(name, [])
 
     # -- the Input protocol
     def poll(self, t: float, dt: float) -> tuple[list[Cue], list[Reading]]:
@@ -167,7 +215,7 @@ class AudioInput:
         cues: list[Cue] = []
         first = self.beat_count + 1  # the beats this poll brings are numbered first..count
         self.beat_count += len(beats)
-        for m, entry in zip(self.maps, self.spec.maps, strict=True):
+        for m, entry in self._current():
             if entry.feature == "onset":
                 cues += self._fire(m.address, len(onsets))
             elif entry.feature == "beat":
@@ -175,7 +223,7 @@ class AudioInput:
                 hits = sum(1 for k in range(first, self.beat_count + 1) if k % every == 0)
                 cues += self._fire(m.address, hits)
             else:
-                value = float(features[entry.feature])
+                value = shape(float(features[entry.feature]), entry, m.range)
                 if self.sent.get(m.address) != value:
                     self.sent[m.address] = value
                     cues += self._send(m.address, [value])

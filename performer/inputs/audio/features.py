@@ -13,10 +13,12 @@ for it; the onsets and beats it found are in `dict["onset"]` / `dict["beat"]` (0
   an onset when it rises above median + k·MAD of the last ~1 s + a floor, at most one per
   `refractory` seconds;
 - `tempo` (bpm, 60..200) and `confidence` 0..1: autocorrelation of the flux envelope over the
-  last ~8 s, refined over its multiples; `phase` 0..1 of the beat, anchored on onsets that fall
-  near a predicted beat; `beat` 1 on the hop the phase wraps.
+  last ~8 s, the faster octave preferred when the envelope is as strong at half the period,
+  refined over its multiples; `phase` 0..1 of the beat, anchored on onsets that fall near a
+  predicted beat; `beat` 1 on the hop the phase wraps.
 
-Smoothed (one pole, `attack` seconds rising, `release` falling): level, db, bands, centroid.
+Smoothed (one pole, `attack` seconds rising, `release` falling): level, db, bands, centroid;
+`FeatureConfig.smoothing` gives a feature its own pair.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ FEATURES = (
 TRIGGERS = ("onset", "beat")
 SPREAD = np.array([1.0, 2.0, 3.0, 2.0, 1.0]) / 9.0
 WARM_UP = 4  # hops before onsets are looked for
+OCTAVE_SHARE = 0.8  # the half-period peak, over the full one, that doubles the tempo
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class FeatureConfig:
     refractory: float = 0.06  # seconds between onsets at least
     tempo_window: float = 8.0  # seconds of flux the tempo looks at
     tempo_every: float = 0.5  # seconds between tempo estimates
+    smoothing: tuple[tuple[str, float, float], ...] = ()  # (feature, attack, release) of its own
 
 
 def db_to_unit(db: float) -> float:
@@ -69,12 +73,27 @@ def to_db(rms: float) -> float:
     return max(20.0 * math.log10(rms), DB_FLOOR) if rms > 1e-12 else DB_FLOOR
 
 
-class Smoother:
-    """One-pole smoothing per feature: `attack` seconds rising, `release` falling."""
+def _coefficient(dt: float, seconds: float) -> float:
+    """The one-pole step that covers ~63 % of the way in `seconds` (1: no smoothing)."""
+    return 1.0 - math.exp(-dt / seconds) if seconds > 0 else 1.0
 
-    def __init__(self, dt: float, attack: float, release: float) -> None:
-        self.up = 1.0 - math.exp(-dt / attack) if attack > 0 else 1.0
-        self.down = 1.0 - math.exp(-dt / release) if release > 0 else 1.0
+
+class Smoother:
+    """One-pole smoothing per feature: `attack` seconds rising, `release` falling; `own` gives
+    some features their own (attack, release)."""
+
+    def __init__(
+        self,
+        dt: float,
+        attack: float,
+        release: float,
+        own: Mapping[str, tuple[float, float]] | None = None,
+    ) -> None:
+        self.up = _coefficient(dt, attack)
+        self.down = _coefficient(dt, release)
+        self.own = {
+            k: (_coefficient(dt, a), _coefficient(dt, r)) for k, (a, r) in (own or {}).items()
+        }
         self.state: dict[str, float] = {}
 
     def __call__(self, key: str, x: float) -> float:
@@ -82,7 +101,8 @@ class Smoother:
         if y is None:
             y = x
         else:
-            y += (self.up if x > y else self.down) * (x - y)
+            up, down = self.own.get(key, (self.up, self.down))
+            y += (up if x > y else down) * (x - y)
         self.state[key] = y
         return y
 
@@ -91,8 +111,11 @@ def estimate_tempo(envelope: np.ndarray, rate: float) -> tuple[float, float]:
     """(bpm, confidence) of an onset-strength envelope sampled at `rate` Hz; (0, 0) if none.
 
     Autocorrelation of the (slightly smoothed) envelope over lags for 60..200 bpm, weighted
-    toward 120 bpm (so a pulse at 120 is not read as 60), then the peak refined by parabolic
-    interpolation at its multiples. A pulse far from 120 may be read an octave off (174 → 87)."""
+    toward 120 bpm (so a pulse at 120 is not read as 60). The octave: when the peak at half the
+    lag holds at least `OCTAVE_SHARE` of the candidate's (the envelope is as strong between the
+    candidate's beats as on them) and the doubled tempo is within 200 bpm, the doubled one is
+    taken (so a pulse at 174 reads 174, not 87). Then the peak is refined by parabolic
+    interpolation at its multiples."""
     x = np.asarray(envelope, dtype=np.float64)
     x = np.convolve(x, SPREAD, mode="same")  # a pulse between two hops counts at both
     x = x - x.mean()
@@ -111,6 +134,11 @@ def estimate_tempo(envelope: np.ndarray, rate: float) -> tuple[float, float]:
     bpm = 60.0 * rate / lags
     prior = np.exp(-0.5 * (np.log2(bpm / 120.0) / 0.9) ** 2)
     best = int(lags[np.argmax(acf[lo:hi] * prior)])
+    half = best // 2
+    if half - 1 >= lo and 60.0 * rate / (half - 1) <= TEMPO_MAX + 1e-9:
+        i = half - 1 + int(np.argmax(acf[half - 1 : half + 2]))  # the half-period's local peak
+        if acf[i] >= OCTAVE_SHARE * acf[best] and 60.0 * rate / i <= TEMPO_MAX:
+            best = i
     estimates = []
     for k in range(1, 5):
         centre = best * k
@@ -139,7 +167,8 @@ class Features:
         self.bands = [(freqs >= a) & (freqs < b) for a, b in pairwise(c.bands)]
         self.audible = freqs >= 20.0
         self.power_scale = 2.0 / (c.frame * float(np.sum(self.window**2)))  # Parseval → RMS²
-        self.smooth = Smoother(1.0 / self.rate, c.attack, c.release)
+        own = {k: (a, r) for k, a, r in c.smoothing}
+        self.smooth = Smoother(1.0 / self.rate, c.attack, c.release, own)
         self.prev_mag: np.ndarray | None = None
         self.recent = deque(maxlen=max(int(c.onset_window * self.rate), 8))
         self.envelope = deque(maxlen=int(c.tempo_window * self.rate))
@@ -253,9 +282,13 @@ def unit_range(feature: str) -> tuple[float, float]:
 
 
 def config_for(
-    sample_rate: int, bands: Sequence[float], smoothing: Mapping[str, float]
+    sample_rate: int,
+    bands: Sequence[float],
+    smoothing: Mapping[str, float],
+    per_feature: Mapping[str, tuple[float, float]] | None = None,
 ) -> FeatureConfig:
-    """A FeatureConfig for a source's rate (hop ≈ 11 ms: 512 samples at 44.1/48 kHz)."""
+    """A FeatureConfig for a source's rate (hop ≈ 11 ms: 512 samples at 44.1/48 kHz).
+    `smoothing`: the default attack/release; `per_feature`: features' own (attack, release)."""
     hop = 512 if sample_rate <= 64_000 else 1024
     return FeatureConfig(
         sample_rate=int(sample_rate),
@@ -264,4 +297,5 @@ def config_for(
         bands=tuple(float(b) for b in bands),
         attack=float(smoothing.get("attack", FeatureConfig.attack)),
         release=float(smoothing.get("release", FeatureConfig.release)),
+        smoothing=tuple((k, float(a), float(r)) for k, (a, r) in (per_feature or {}).items()),
     )

@@ -3,6 +3,7 @@ file source on a stepped clock; AudioInput's mappings as cues; no sound card; th
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import tomllib
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from scipy.io import wavfile
 
 from performer.core.health import FAILED, OK
-from performer.inputs.audio import AudioInput
+from performer.inputs.audio import AudioInput, shape
 from performer.inputs.audio.features import FeatureConfig, Features, estimate_tempo
 from performer.inputs.audio.sources import AudioUnavailable, DeviceSource, FileSource, Ring
 from performer.inputs.osc.space import AddressSpace
@@ -93,11 +94,31 @@ def test_click_track_onsets_and_tempo():
     assert np.allclose(np.diff(f.beats)[-5:], 0.5, atol=0.03)
 
 
-@pytest.mark.parametrize("bpm", [90.0, 150.0])
+@pytest.mark.parametrize("bpm", [90.0, 150.0, 174.0])
 def test_tempo_at_other_tempi(bpm):
     x, _ = clicks(bpm)
     f, _ = analyse(x)
     assert abs(f.tempo - bpm) <= 1.0, f.tempo
+
+
+@pytest.mark.parametrize("bpm", [90.0, 120.0, 174.0])
+def test_tempo_octave_is_the_pulse_not_its_half_or_double(bpm):
+    x, _ = clicks(bpm)
+    f, _ = analyse(x)
+    assert abs(f.tempo - bpm) <= 1.0 and f.confidence >= 0.5, (f.tempo, f.confidence)
+
+
+def test_a_feature_smoothed_on_its_own():
+    x = np.zeros(SR, np.float32)
+    x[SR // 2 :] = 0.5 * np.sin(2 * np.pi * 440 * np.arange(SR // 2) / SR)
+    slow = FeatureConfig(sample_rate=SR, hop=HOP, smoothing=(("level", 0.5, 0.5),))
+    plain = Features(FeatureConfig(sample_rate=SR, hop=HOP))
+    own = Features(slow)
+    step = (SR // 2) // HOP + 3  # a few hops after the tone starts
+    for i in range(0, step * HOP, HOP):
+        a, b = plain.push(x[i : i + HOP]), own.push(x[i : i + HOP])
+    assert a["level"] > 0.8 and b["level"] < 0.3  # level follows slowly, on its own
+    assert abs(a["db"] - b["db"]) < 1e-9  # the others keep the default pair
 
 
 def test_silence_has_no_onsets():
@@ -224,6 +245,54 @@ def test_input_with_threads_runs_and_closes(tmp_path):
     audio.close()
 
 
+class Now:
+    """A current scene stand-in: only its `audio` key matters."""
+
+    def __init__(self, audio=None) -> None:
+        self.audio = audio
+
+
+def test_scene_chooses_the_audio_mapping_set(tmp_path):
+    t = np.arange(SR * 2) / SR
+    x = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    clock = Clock()
+    src = FileSource(write_wav(tmp_path / "tone.wav", x), clock=clock)
+    target = "/stage/param/grade.saturation"
+    spec = AudioSpec(
+        maps=(AudioMap("level", target, to=(0.0, 1.0)),),
+        mappings={"loud": (AudioMap("level", target, to=(2.0, 3.0)),)},
+    )
+    now = Now()
+    audio = AudioInput(spec, space_factory, lambda: now, source=src, start=False)
+    cues, _ = play(audio, src, clock, 0.5)
+    assert cues and all(c.args[1] <= 1.0 for c in cues)  # the default set: [[audio.map]]
+    now.audio = "loud"
+    cues, _ = play(audio, src, clock, 0.1)
+    assert cues and all(c.args[1] >= 2.0 for c in cues)  # the new set at once, the old one not
+    now.audio = ""
+    cues, _ = play(audio, src, clock, 0.3)
+    assert cues == []  # none
+    now.audio = None
+    cues, _ = play(audio, src, clock, 0.1)
+    assert cues and all(c.args[1] <= 1.0 for c in cues)
+    audio.close()
+    named = dataclasses.replace(spec, mapping="loud")
+    audio = AudioInput(named, space_factory, lambda: Now(), source=src, start=False)
+    assert audio._current()[0][1].to == (2.0, 3.0)  # `[audio] mapping`: the default set
+    audio.close()
+
+
+def test_gain_and_dead_zone_shape_the_value():
+    target = "/stage/param/grade.saturation"
+    m = AudioMap("level", target, gain=2.0, dead_zone=0.1)
+    assert shape(0.3, m, (0.0, 1.0)) == pytest.approx(0.6)
+    assert shape(0.04, m, (0.0, 1.0)) == 0.0  # 0.08: within the dead zone
+    assert shape(0.06, m, (0.0, 1.0)) == pytest.approx(0.12)
+    down = AudioMap("level", target, dead_zone=0.1)
+    assert shape(0.95, down, (1.0, 0.0)) == 1.0  # a falling range's bottom is its first end
+    assert shape(0.5, AudioMap("level", target), (0.0, 1.0)) == 0.5
+
+
 # ---------------------------------------------------------------------------- show file
 
 
@@ -296,3 +365,72 @@ beats = 2
     assert "audio.map[1].target (line 13)" in text
     assert "audio.map[1].beats (line 14)" in text
     assert "WAV" in read('[audio]\nsource = "band.mp3"', tmp_path)[1][0]
+
+
+def test_show_sets_smoothing_gain_and_dead_zone(tmp_path):
+    spec, problems = read(
+        """
+[audio]
+mapping = "verse"
+
+[audio.smoothing]
+low = [0.005, 0.4]
+
+[[audio.map]]
+feature = "level"
+target = "/stage/param/grade.saturation"
+gain = 1.5
+dead_zone = 0.05
+
+[[audio.mappings.verse]]
+feature = "low"
+target = "/stage/param/grade.saturation"
+
+[[audio.mappings.quiet]]
+feature = "onset"
+target = "/stage/cue/next"
+""",
+        tmp_path,
+    )
+    assert problems == []
+    assert spec.maps[0].gain == 1.5 and spec.maps[0].dead_zone == 0.05
+    assert spec.mapping == "verse" and set(spec.mappings) == {"verse", "quiet"}
+    assert spec.set_for(None) == spec.mappings["verse"]
+    assert spec.set_for("") == () and spec.set_for("quiet")[0].feature == "onset"
+    assert spec.smoothing == {"low": (0.005, 0.4)}
+
+
+def test_show_sets_errors_name_key_and_line(tmp_path):
+    _, problems = read(
+        """
+[audio]
+mapping = "chorus"
+
+[audio.smoothing]
+level = [0.1]
+tempo = [0.1, 0.2]
+
+[[audio.map]]
+feature = "level"
+target = "/stage/param/x"
+dead_zone = 2
+
+[[audio.map]]
+feature = "onset"
+target = "/stage/cue/next"
+gain = 2
+
+[[audio.mappings.verse]]
+feature = "low"
+target = "/stage/param/x"
+gain = "loud"
+""",
+        tmp_path,
+    )
+    text = "\n".join(problems)
+    assert "audio.mapping (line 3): no audio mapping set 'chorus'" in text
+    assert "audio.smoothing.level (line 6)" in text
+    assert "audio.smoothing.tempo (line 7)" in text
+    assert "audio.map[0].dead_zone (line 12)" in text
+    assert "audio.map[1].gain (line 17)" in text
+    assert "audio.mappings.verse[0].gain (line 22)" in text
