@@ -30,6 +30,12 @@ feature = "beat"         # "onset" or "beat": fires a trigger; `beats = 4` every
 target = "/stage/cue/next"
 beats = 4
 
+[[audio.map]]
+feature = "onset"        # a flash: each onset takes the parameter to the top of `to` over
+target = "/stage/param/grade.saturation"   # `attack` seconds, then back to its bottom over
+to = [1.0, 3.0]          # `release` (an onset during it starts it again)
+envelope = [0.05, 0.4]   # [attack, release], seconds (0..10); onset/beat onto a parameter only
+
 [[audio.mappings.verse]]  # a named set: same keys as [[audio.map]]
 feature = "low"
 target = "/stage/param/grade.saturation"
@@ -58,6 +64,7 @@ from performer.show.osc import CURVES, _address, _pair
 TEMPO_MODES = ("off", "follow")
 SOUND_FILES = (".wav",)
 OTHER_SOUND_FILES = (".mp3", ".flac", ".ogg", ".aif", ".aiff", ".m4a", ".opus")  # not read
+PARAM = "/stage/param/"  # the targets an envelope can move
 OFF = ""  # a scene's set name that means "the sound steers nothing here"
 _NAME = re.compile(r"[A-Za-z_][\w\-]*")
 
@@ -74,6 +81,7 @@ class AudioMap:
     beats: int = 1  # "beat": fire every N beats
     gain: float = 1.0  # the feature times this, before `range`
     dead_zone: float = 0.0  # values this near the range's bottom read as the bottom
+    envelope: tuple[float, float] | None = None  # onset/beat onto a param: [attack, release] s
 
 
 @dataclass(frozen=True)
@@ -235,7 +243,8 @@ def _smoothing(r: Any, data: Any) -> dict[str, tuple[float, float]]:
 
 def _mapping(r: Any, m: Any, p: str) -> AudioMap | None:
     m = r.table(m, p)
-    r.unknown(m, p, {"feature", "target", "range", "to", "curve", "beats", "gain", "dead_zone"})
+    keys = {"feature", "target", "range", "to", "curve", "beats", "gain", "dead_zone", "envelope"}
+    r.unknown(m, p, keys)
     feature = r.get(m, p, "feature", "string", choices=FEATURES + TRIGGERS)
     target = r.get(m, p, "target", "string")
     ok = feature is not None and target is not None
@@ -263,6 +272,15 @@ def _mapping(r: Any, m: Any, p: str) -> AudioMap | None:
         if dead >= abs(hi - lo):
             r.problem(f"{p}.dead_zone", f"expected less than the range's span {abs(hi - lo):g}")
             ok = False
+    envelope = _envelope(r, m, p)
+    if "envelope" in m and feature is not None and feature not in TRIGGERS:
+        r.problem(f"{p}.envelope", 'only a feature = "onset" or "beat" entry has an envelope')
+        ok = False
+    elif "envelope" in m and target is not None and not target.startswith(PARAM):
+        r.problem(f"{p}.envelope", f"an envelope moves a parameter ({PARAM}...), not {target}")
+        ok = False
+    if "envelope" in m and envelope is None:
+        ok = False
     if not ok:
         return None
     return AudioMap(
@@ -274,4 +292,21 @@ def _mapping(r: Any, m: Any, p: str) -> AudioMap | None:
         beats or 1,
         float(gain if gain is not None else 1.0),
         float(dead or 0.0),
+        envelope,
     )
+
+
+def _envelope(r: Any, m: Mapping[str, Any], p: str) -> tuple[float, float] | None:
+    """`envelope = [attack, release]`: seconds, each 0..10; None if absent or wrong."""
+    value = m.get("envelope")
+    if value is None:
+        return None
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        and all(0 <= v <= 10 for v in value)  # (NaN fails this too)
+    ):
+        return (float(value[0]), float(value[1]))
+    r.problem(f"{p}.envelope", f"expected [attack, release] in seconds (0..10), got {value!r}")
+    return None

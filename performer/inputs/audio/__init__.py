@@ -11,9 +11,14 @@ Each poll sends every continuous mapping of the set its feature's newest value (
 values within `dead_zone` of the range's bottom as the bottom; when it changed), fires
 `onset` mappings once per onset and `beat` mappings every `beats` beats, and with
 `tempo = "follow"` sends `/stage/tempo` when the tracked tempo (confidence ≥ 0.5) moved by
-0.5 bpm or more. Readings: `Reading("audio", features)` once per new analysis, with `time`
-(seconds of audio), `onsets` (how many onsets since the last poll: none is missed between
-frames) and `onset_strength` (the largest flux among them; 0 with none).
+0.5 bpm or more. An onset/beat mapping onto a parameter with `envelope = [attack, release]`
+flashes it instead: a poll with onsets (or its beat) sends the top of `to` with `attack` as the
+ramp, and the first poll whose show time `t` is `attack` seconds on sends the bottom with
+`release` (a new onset before then starts it again; several in one poll, once; a due release
+comes on polls without new sound and after a change of set too).
+Readings: `Reading("audio", features)` once per new analysis, with `time` (seconds of audio),
+`onsets` (how many onsets since the last poll: none is missed between frames) and
+`onset_strength` (the largest flux among them; 0 with none).
 
 No sound (no PortAudio, no device, an unreadable file): one clear line in the log, health
 `failed`, and the show goes on without it.
@@ -163,6 +168,14 @@ class AudioInput:
             for k, osc in enumerate(self.maps):
                 problem = problem.replace(f"osc.map[{k}] ({osc.address})", paths[k])
             log.error("audio: %s (mapping skipped)", problem)
+        # envelope mappings: address -> (param address, bottom, top, attack, release)
+        self.flashes: dict[str, tuple[str, float, float, float, float]] = {}
+        for osc, m in (pair for pairs in self.sets.values() for pair in pairs):
+            method = self.space.methods.get(osc.address)
+            if m.envelope is not None and method is not None and method.kind == "map":
+                bottom, top = self.space.maps[int(method.key)][2]
+                self.flashes[osc.address] = (m.target, bottom, top, *m.envelope)
+        self.releases: dict[str, float] = {}  # a flash's address -> when its release is due
         self.active: str | None = self._set_name()
         self.sent: dict[str, float] = {}
         self.beat_count = 0
@@ -205,6 +218,12 @@ class AudioInput:
     def poll(self, t: float, dt: float) -> tuple[list[Cue], list[Reading]]:
         if self.analyzer is None:
             return [], []
+        cues, readings = self._read(t)
+        return cues + self._release(t), readings
+
+    def _read(self, t: float) -> tuple[list[Cue], list[Reading]]:
+        """The newest analysis (if new) as cues and a reading."""
+        assert self.analyzer is not None
         now, features, onsets, beats = self.analyzer.latest()
         if features is None or now == self.read_time:
             return [], []
@@ -217,11 +236,11 @@ class AudioInput:
         self.beat_count += len(beats)
         for m, entry in self._current():
             if entry.feature == "onset":
-                cues += self._fire(m.address, len(onsets))
+                cues += self._fire(m.address, len(onsets), t)
             elif entry.feature == "beat":
                 every = entry.beats
                 hits = sum(1 for k in range(first, self.beat_count + 1) if k % every == 0)
-                cues += self._fire(m.address, hits)
+                cues += self._fire(m.address, hits, t)
             else:
                 value = shape(float(features[entry.feature]), entry, m.range)
                 if self.sent.get(m.address) != value:
@@ -236,11 +255,28 @@ class AudioInput:
         values = {**features, "time": now, "onsets": float(len(onsets)), "onset_strength": strength}
         return cues, [Reading("audio", values, "audio")]
 
-    def _fire(self, address: str, times: int) -> list[Cue]:
+    def _fire(self, address: str, times: int, t: float) -> list[Cue]:
+        flash = self.flashes.get(address)
+        if flash is not None:  # an envelope: (re)start it once, whatever the count
+            if not times:
+                return []
+            target, _, top, attack, _ = flash
+            self.releases[address] = t + attack
+            return self._send(target, [top, attack])
         cues: list[Cue] = []
         for _ in range(times):
             cues += self._send(address, [1.0])
             cues += self._send(address, [0.0])  # the release: re-arms a trigger's edge
+        return cues
+
+    def _release(self, t: float) -> list[Cue]:
+        """The flashes whose attack is over by show time `t`, back to their bottom."""
+        cues: list[Cue] = []
+        for address, due in list(self.releases.items()):
+            if t >= due:
+                del self.releases[address]
+                target, bottom, _, _, release = self.flashes[address]
+                cues += self._send(target, [bottom, release])
         return cues
 
     def _send(self, address: str, args: list[float]) -> list[Cue]:

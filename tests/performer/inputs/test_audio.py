@@ -63,8 +63,16 @@ def space_factory(maps):
     return space
 
 
-def play(audio: AudioInput, source: FileSource, clock: Clock, seconds: float, fps: float = 60):
-    """Drive source → analyzer → poll by hand, a frame at a time; all cues and readings."""
+def play(
+    audio: AudioInput,
+    source: FileSource,
+    clock: Clock,
+    seconds: float,
+    fps: float = 60,
+    stamps: list | None = None,
+):
+    """Drive source → analyzer → poll by hand, a frame at a time; all cues and readings.
+    `stamps`: gets (poll t, cue) for each cue."""
     cues, readings = [], []
     for _ in range(int(seconds * fps)):
         clock.t += 1.0 / fps
@@ -72,6 +80,8 @@ def play(audio: AudioInput, source: FileSource, clock: Clock, seconds: float, fp
         while audio.analyzer.step():
             pass
         more, read = audio.poll(clock.t, 1.0 / fps)
+        if stamps is not None:
+            stamps += [(clock.t, c) for c in more]
         cues += more
         readings += read
     return cues, readings
@@ -233,6 +243,65 @@ def test_onset_mapping_fires_next_once_per_click(tmp_path):
     tempi = [c.args[0] for c in cues if c.action == "tempo"]
     assert tempi and abs(tempi[-1] - 120) <= 1.0
     assert any("bpm" in line for line in audio.hud_lines())
+    audio.close()
+
+
+def test_onset_envelope_flashes_a_param(tmp_path):
+    x, times = clicks(120.0, seconds=3.0)  # a click every 0.5 s
+    clock = Clock()
+    src = FileSource(write_wav(tmp_path / "clicks.wav", x), clock=clock)
+    target = "/stage/param/grade.saturation"
+    flash = AudioMap("onset", target, to=(0.5, 2.5), envelope=(0.1, 0.2))
+    audio = AudioInput(AudioSpec(maps=(flash,)), space_factory, source=src, start=False)
+    stamps: list = []
+    play(audio, src, clock, 3.5, stamps=stamps)
+    assert stamps and all(c.action == "param" and c.source == "audio" for _, c in stamps)
+    assert all(c.args[0] == "grade.saturation" for _, c in stamps)
+    ups = [(t, c) for t, c in stamps if c.args[1] == 2.5]
+    downs = [(t, c) for t, c in stamps if c.args[1] == 0.5]
+    assert len(ups) + len(downs) == len(stamps)
+    assert abs(len(ups) - len(times)) <= 1, (len(ups), len(times))
+    assert all(c.args[2] == 0.1 for _, c in ups) and all(c.args[2] == 0.2 for _, c in downs)
+    # up, down, up, down...: each release at the first poll 0.1 s (of poll time) after its attack
+    assert [c.args[1] for _, c in stamps] == [2.5, 0.5] * len(ups)
+    frame = 1.0 / 60
+    for (t_up, _), (t_down, _) in zip(ups, downs, strict=True):
+        assert t_up + 0.1 <= t_down < t_up + 0.1 + frame + 1e-9, (t_up, t_down)
+    audio.close()
+
+
+def test_onset_during_the_envelope_starts_it_again(tmp_path):
+    x, times = clicks(120.0, seconds=2.0)  # clicks every 0.5 s, attack 0.7 s: never released
+    clock = Clock()
+    src = FileSource(write_wav(tmp_path / "clicks.wav", x), clock=clock)
+    target = "/stage/param/grade.saturation"
+    flash = AudioMap("onset", target, envelope=(0.7, 0.0))  # `to`: the param's range 0..3
+    audio = AudioInput(AudioSpec(maps=(flash,)), space_factory, source=src, start=False)
+    stamps: list = []
+    play(audio, src, clock, 2.0, stamps=stamps)
+    assert abs(len(stamps) - len(times)) <= 1 and all(c.args[1:] == (3.0, 0.7) for _, c in stamps)
+    last = stamps[-1][0]
+    more: list = []
+    play(audio, src, clock, 1.0, stamps=more)  # the file has ended: no new sound, the clock goes on
+    assert [c.args[1:] for _, c in more] == [(0.0, 0.0)]  # one release, after the last onset
+    assert last + 0.7 <= more[0][0] < last + 0.7 + 1 / 60 + 1e-9
+    audio.close()
+
+
+def test_beat_envelope_and_instant_attack(tmp_path):
+    x, _ = clicks(120.0, seconds=6.0)
+    clock = Clock()
+    src = FileSource(write_wav(tmp_path / "clicks.wav", x), clock=clock)
+    target = "/stage/param/grade.saturation"
+    flash = AudioMap("beat", target, to=(1.0, 2.0), beats=2, envelope=(0.0, 0.3))
+    audio = AudioInput(AudioSpec(maps=(flash,)), space_factory, source=src, start=False)
+    stamps: list = []
+    play(audio, src, clock, 6.2, stamps=stamps)
+    beats = len(audio.analyzer.features.beats) // 2
+    assert beats >= 3
+    # attack 0: the release comes in the same poll, right after
+    assert [c.args[1:] for _, c in stamps] == [(2.0, 0.0), (1.0, 0.3)] * beats
+    assert all(a == b for (a, _), (b, _) in zip(stamps[::2], stamps[1::2], strict=True))
     audio.close()
 
 
@@ -434,3 +503,58 @@ gain = "loud"
     assert "audio.map[0].dead_zone (line 12)" in text
     assert "audio.map[1].gain (line 17)" in text
     assert "audio.mappings.verse[0].gain (line 22)" in text
+
+
+def test_show_envelope_reads_and_errors_name_key_and_line(tmp_path):
+    spec, problems = read(
+        """
+[audio]
+
+[[audio.map]]
+feature = "onset"
+target = "/stage/param/grade.saturation"
+to = [0.5, 2.5]
+envelope = [0.05, 0.4]
+""",
+        tmp_path,
+    )
+    assert problems == []
+    assert spec.maps[0].envelope == (0.05, 0.4) and spec.maps[0].to == (0.5, 2.5)
+    spec, problems = read(
+        """
+[audio]
+
+[[audio.map]]
+feature = "level"
+target = "/stage/param/grade.saturation"
+envelope = [0.1, 0.1]
+
+[[audio.map]]
+feature = "onset"
+target = "/stage/cue/next"
+envelope = [0.1, 0.1]
+
+[[audio.map]]
+feature = "beat"
+target = "/stage/param/grade.saturation"
+envelope = [0.1, 11]
+
+[[audio.map]]
+feature = "onset"
+target = "/stage/param/grade.saturation"
+envelope = [-0.1, 0.2]
+
+[[audio.mappings.verse]]
+feature = "onset"
+target = "/stage/param/grade.saturation"
+envelope = 0.5
+""",
+        tmp_path,
+    )
+    text = "\n".join(problems)
+    assert 'audio.map[0].envelope (line 7): only a feature = "onset" or "beat"' in text
+    assert "audio.map[1].envelope (line 12): an envelope moves a parameter" in text
+    assert "audio.map[2].envelope (line 17): expected [attack, release]" in text
+    assert "audio.map[3].envelope (line 22)" in text
+    assert "audio.mappings.verse[0].envelope (line 27)" in text
+    assert spec.maps == () and spec.mappings["verse"] == ()
