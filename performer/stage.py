@@ -797,9 +797,22 @@ class _Run:
 
 
 def crossfade(a: np.ndarray, b: np.ndarray, u: float) -> np.ndarray:
-    """Image b over image a at weight u (smoothstep); a is resized to b's size if needed."""
-    if a.shape != b.shape:
-        a = cv2.resize(a, (b.shape[1], b.shape[0]), interpolation=cv2.INTER_LINEAR)
+    """Image b over image a at weight u (smoothstep). Where the sizes differ, a is placed in
+    b's frame at its own aspect — as large as fits, centred, black bars around it, as the
+    display letterboxes — never stretched."""
+    if a.shape[:2] != b.shape[:2]:
+        (ah, aw), (bh, bw) = a.shape[:2], b.shape[:2]
+        scale = min(bw / aw, bh / ah)
+        fw = min(bw, max(1, round(aw * scale)))
+        fh = min(bh, max(1, round(ah * scale)))
+        shrink = fw < aw or fh < ah
+        fitted = cv2.resize(
+            a, (fw, fh), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+        )
+        framed = np.zeros_like(b)
+        x0, y0 = (bw - fw) // 2, (bh - fh) // 2
+        framed[y0 : y0 + fh, x0 : x0 + fw] = fitted.reshape(fh, fw, *a.shape[2:])
+        a = framed
     w = u * u * (3 - 2 * u)
     return cv2.addWeighted(a, 1.0 - w, b, w, 0.0)
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from models.checkpoint import CheckpointError, atomic_torch_save, read_checkpoint
 from models.registry import config_from_dict, kind_of
+from models.seeds import seed_vector
 from training import artifacts
 from training.export import run_checkpoint
 
@@ -69,7 +70,8 @@ def open_networks(path: str | os.PathLike) -> Networks:
 
 
 def seed_z(seed: int, dim: int) -> torch.Tensor:
-    return torch.randn(dim, generator=torch.Generator().manual_seed(seed))
+    """The z of "seed N", exactly as shows draw it (`seed = N`): models.seeds.seed_vector."""
+    return torch.from_numpy(seed_vector(seed, dim))
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:

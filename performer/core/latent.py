@@ -12,10 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-def seed_vector(seed: int, dim: int) -> np.ndarray:
-    """The latent anchor for an integer seed: z ~ N(0, I), the same on every machine."""
-    return np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
+from models.seeds import seed_vector as seed_vector  # re-exported: shows import it from here
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:

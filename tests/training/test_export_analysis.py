@@ -106,3 +106,38 @@ def test_interpolation_and_principal_directions():
     m = torch.stack(list(dirs.values()))
     assert m.shape == (3, 8) and torch.allclose(m.norm(dim=1), torch.ones(3))
     assert float((m @ m.T - torch.eye(3)).abs().max()) < 0.999  # distinct directions
+
+
+def test_analysis_seeds_are_the_stages_seeds(run: Path, tmp_path: Path, monkeypatch):
+    """ "seed 3" in an analysis grid is the z a show's `seed = 3` decodes (one convention)."""
+    import training.analysis as analysis
+    from models.seeds import seed_vector
+    from performer.core.latent import seed_vector as stage_seed_vector
+
+    assert stage_seed_vector is seed_vector  # the stage draws its seeds from the same place
+    z = analysis.seed_z(3, 128)
+    assert z.dtype == torch.float32 and np.array_equal(z.numpy(), seed_vector(3, 128))
+
+    class Seen(Exception):
+        pass
+
+    def seen(zs, *a, **k):  # the z's analyze interpolates between, in the order of --seeds
+        raise Seen([z.clone() for z in zs])
+
+    monkeypatch.setattr(analysis, "interpolate", seen)
+    args = argparse.Namespace(
+        checkpoint=run,
+        out=tmp_path / "a",
+        seeds="3,0",
+        steps=2,
+        directions=2,
+        samples=16,
+        image=None,
+        save=False,
+    )
+    with pytest.raises(Seen) as caught:
+        analyze(args)
+    z3, z0 = caught.value.args[0]
+    dim = z3.shape[0]
+    assert np.array_equal(z3.numpy(), seed_vector(3, dim))
+    assert np.array_equal(z0.numpy(), seed_vector(0, dim))
