@@ -28,6 +28,22 @@ ENGINE_PARAMS: dict[str, ParamSpec] = {
     "truncation.psi": ParamSpec(default=1.0, min=0.0, max=1.5),
     "style.mix": ParamSpec(default=1.0, min=0.0, max=1.0),
     "style.crossover": ParamSpec(default=4.0, min=0.0, max=32.0),  # unset: num_ws // 2
+    # network bending (engine/bending.py, every kind): ops on the feature maps at `bend.layer`
+    # (0 … 1: the depth along the generator's conv layers); each op's default is "off"
+    "bend.layer": ParamSpec(default=0.5, min=0.0, max=1.0),
+    "bend.translate_x": ParamSpec(default=0.0, min=-1.0, max=1.0),  # fraction of the map, wraps
+    "bend.translate_y": ParamSpec(default=0.0, min=-1.0, max=1.0),
+    "bend.rotate": ParamSpec(default=0.0, min=-180.0, max=180.0),  # degrees
+    "bend.scale": ParamSpec(default=1.0, min=0.25, max=4.0),  # zoom about the centre
+    "bend.flip": ParamSpec(default=0.0, min=0.0, max=1.0),  # ≥ 0.5: left-right
+    "bend.invert": ParamSpec(default=0.0, min=0.0, max=1.0),  # blend toward −x
+    "bend.erode": ParamSpec(default=0.0, min=0.0, max=1.0),  # blend toward the 3×3 min
+    "bend.dilate": ParamSpec(default=0.0, min=0.0, max=1.0),  # blend toward the 3×3 max
+    "bend.multiply": ParamSpec(default=1.0, min=-4.0, max=4.0),  # gain
+    "bend.threshold": ParamSpec(default=0.0, min=0.0, max=1.0),  # blend toward mean ± std
+    "bend.ablate": ParamSpec(default=0.0, min=0.0, max=1.0),  # fraction of channels zeroed
+    "bend.isolate": ParamSpec(default=1.0, min=0.0, max=1.0),  # fraction of channels kept
+    "bend.noise": ParamSpec(default=0.0, min=0.0, max=4.0),  # × the map's std, per frame
 }
 MASTER = "present.master"  # the output's brightness (present.glsl); blackout multiplies it
 BLACKOUT_FADE = 1.0  # seconds, when a blackout cue names no fade

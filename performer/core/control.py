@@ -12,7 +12,13 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from performer.core.automation import AUTOMATION_ACTIONS, Automation, automate, drive
+from performer.core.automation import (
+    AUTOMATION_ACTIONS,
+    ENGINE_PARAMS,
+    Automation,
+    automate,
+    drive,
+)
 from performer.core.latent import LatentState, Target, orthonormal_directions, seed_vector
 from performer.inputs.face.mapping import FaceControl
 from performer.show import Scene, Show
@@ -66,6 +72,10 @@ APP_ACTIONS = frozenset(
         "learn",
     }
 )
+
+
+# engine parameters whose default means "off": a scene that does not name one has it off
+_OFF = {k: spec.default for k, spec in ENGINE_PARAMS.items() if k.startswith("bend.")}
 
 
 @dataclass
@@ -211,7 +221,9 @@ class Controller:
         """What a StyleGAN generator plays now (the engine ignores it for other kinds): "psi",
         the truncation (None: the checkpoint's own ψ); "mix_z", the latent of the scene's `mix`
         scene (None: no mixing); "mix", how far its layers are taken over (0 … 1); "crossover",
-        the first w layer taken from it (None: half the layers)."""
+        the first w layer taken from it (None: half the layers). For every kind: "bend", the
+        `bend.*` parameters set now without their prefix (engine/bending.py; empty: no bending),
+        and "bend_seed", the show clock in ms (bend.noise: the same frame, the same noise)."""
         p = self.params()
         scene = self.scene
         mix_z = None
@@ -227,6 +239,8 @@ class Controller:
             "mix_z": mix_z,
             "mix": p.get("style.mix", 1.0) if mix_z is not None else 0.0,
             "crossover": None if crossover is None else int(round(crossover)),
+            "bend": {k[5:]: float(v) for k, v in p.items() if k.startswith("bend.")},
+            "bend_seed": int(round(self.auto.clock * 1000)),
         }
 
     def _blend(self) -> dict[str, float]:
@@ -238,7 +252,8 @@ class Controller:
         keys = set(target) | set(self._params_from)
         out = {}
         for k in keys:
-            a = self._params_from.get(k, target.get(k))
-            b = target.get(k, a)
+            off = _OFF.get(k)  # a bend one side does not name fades from / to "off"
+            a = self._params_from.get(k, target.get(k) if off is None else off)
+            b = target.get(k, a if off is None else off)
             out[k] = a + (b - a) * u
         return out

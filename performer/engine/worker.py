@@ -24,6 +24,7 @@ from models.checkpoint import CheckpointError, Loaded, load_checkpoint
 from models.seed import is_seed, make_seed_checkpoint
 from models.stylegan import stylegan2
 from performer.core.health import DEGRADED, FAILED, OK, PartHealth, where_raised
+from performer.engine.bending import Bender, active_ops
 from performer.engine.encoder_mix import mix_video
 
 log = logging.getLogger("stage.engine")
@@ -152,6 +153,7 @@ class Engine:
         self._cond = threading.Condition()
         self._request: tuple[str, np.ndarray, int, tuple | None, Mapping | None] | None = None
         self.stylegans = {name for name, m in models.items() if m.kind in STYLEGAN_KINDS}
+        self.benders: dict[str, Bender] = {}  # network bending, per model once first used
         self._host_buffer: torch.Tensor | None = None  # CUDA: pinned, for the decoded frame
         self._host_lock = threading.Lock()
         self._latest: Frame | None = None
@@ -181,9 +183,24 @@ class Engine:
         # CUDA: half precision for the whole generator (StyleGAN's conv clamp keeps it in range)
         return g.to(self.device, self.dtype).to(memory_format=torch.channels_last)
 
+    def _bend(self, model: str, style: Mapping | None) -> None:
+        """Network bending for this decode (engine/bending.py): style["bend"] (op → value, and
+        "layer"), noise seeded by style["bend_seed"]. Every op off: no hook is left registered."""
+        bend = None if style is None else style.get("bend")
+        bender = self.benders.get(model)
+        if bender is None:
+            if not active_ops(bend):
+                return  # never bent: no dry run, no hook
+            pair = self.pairs.get(model)
+            bender = Bender(*pair) if pair is not None else Bender(self.generators[model])
+            self.benders[model] = bender
+        bender.set(bend, int((style or {}).get("bend_seed") or 0))
+
     def _decode(self, model: str, zt: torch.Tensor, style: Mapping | None = None) -> torch.Tensor:
         """One image (3, H, W) for z: a pair's two images laid out as the show says; a StyleGAN
-        generator plays `style` (Controller.style(): ψ and mixing)."""
+        generator plays `style` (Controller.style(): ψ and mixing); every kind bends its feature
+        maps as style["bend"] says."""
+        self._bend(model, style)
         if style is not None and model in self.stylegans:
             return self._style_decode(self.generators[model], zt, style)
         pair = self.pairs.get(model)
