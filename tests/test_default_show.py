@@ -1,11 +1,15 @@
 """What a new user gets: the shipped shows pass `stage check`, the shipped checkpoints load with
 `weights_only=True` and generate, and the default show plays through its cue list — driven by
 OSC from another process — into a recording whose scenes differ, whose dual scene shows two
-different halves, and whose model switches keep the frame budget."""
+different halves, and whose model switches keep the frame budget; and its opening is bright
+and colourful."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -14,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.show import play
+from bench.show import free_udp_port, play
 from performer.cli import main as stage_main
 from performer.engine.worker import open_model
 
@@ -155,3 +159,44 @@ def test_with_no_screen_the_default_show_renders_once_through():
     show = load_show(ROOT / "show.toml")
     assert render_seconds(show) == show.follow * len(show.cues) == 50
     assert render_seconds(load_show(ROOT / "examples" / "minimal.toml")) == 10
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    """Hasler and Süsstrunk's colourfulness of an RGB image (0…255): about 0 for greys,
+    15 "slightly", 33 "moderately", 59 "quite", 82 "highly" colourful."""
+    r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
+    rg, yb = r - g, 0.5 * (r + g) - b
+    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+
+
+def test_the_default_show_opens_bright_and_colourful(tmp_path: Path):
+    """The first 10 s of the default show, rendered offline (no screen, no camera, no OSC):
+    not one frame is dark (mean < 35/255) or grey (colourfulness < 20), letterbox included."""
+    video = tmp_path / "opening.mp4"
+    cmd = [sys.executable, "-m", "performer.cli", "run", str(ROOT / "show.toml"), "--headless"]
+    cmd += ["--offline", "--frames", "600", "--size", "320x180", "--record", str(video)]
+    cmd += ["--osc-port", str(free_udp_port())]  # not the show's 9000: it may be taken
+    done = subprocess.run(
+        cmd,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    cap = cv2.VideoCapture(str(video))
+    means, colours = [], []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        means.append(float(rgb.mean()))
+        colours.append(colourfulness(rgb))
+    cap.release()
+    assert len(means) >= 590, f"only {len(means)} frames recorded"
+    dark = [(i, round(m, 1)) for i, m in enumerate(means) if m < 35]
+    grey = [(i, round(c, 1)) for i, c in enumerate(colours) if c < 20]
+    assert not dark, f"dark frames (index, mean/255): {dark[:10]}"
+    assert not grey, f"grey frames (index, colourfulness): {grey[:10]}"
