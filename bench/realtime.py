@@ -12,6 +12,13 @@ tracker threads), and writes everything to JSON.
 preview (under Xvfb when there is no screen) + NDI (a receiver connected by address in another
 process) + H.264 recording, all at once — fps, frame-interval p99, missed %, and each output's
 drops — beside the program alone; into realtime-rig.json.
+
+    python bench/realtime.py --effects [--sizes 128] [--output 1280x720]
+
+`--effects` measures what the show's effects cost the stage's headless loop: the plain grade →
+trails chain, with network bending on (`bend.*` in the scene's params), with a 4-effect chain
+(bloom, hue, chroma, grain) on, and both — fps, frame-interval p99, missed %, fresh %; into
+realtime-effects.json.
 """
 
 from __future__ import annotations
@@ -303,6 +310,98 @@ def rig(args: argparse.Namespace, output: tuple[int, int]) -> int:
     return 0
 
 
+EFFECTS_CHAIN = ["grade", "bloom", "hue", "chroma", "grain", "trails"]
+BENDING = {"bend.layer": 0.5, "bend.rotate": 20.0, "bend.ablate": 0.2}
+EFFECTS = {
+    "bloom.amount": 0.8,
+    "bloom.threshold": 0.5,
+    "bloom.radius": 8.0,
+    "hue.speed": 12.0,
+    "chroma.amount": 4.0,
+    "grain.amount": 0.3,
+}
+EFFECT_ROWS = {  # name: (network bending, the 4-effect chain)
+    "grade_trails": (False, False),
+    "bending": (True, False),
+    "effects": (False, True),
+    "bending_effects": (True, True),
+}
+
+
+def effects_loop(
+    size: int, seconds: float, output: tuple[int, int], workdir: Path, bend: bool, fx: bool
+) -> dict:
+    """The stage's headless loop (as `stage_loop`, face tracking included) with network bending
+    and/or bloom, hue, chroma and grain switched on in the scene's params. The effects sit in
+    the chain in every row: at their defaults they are skipped, so the plain row is the
+    grade → trails chain."""
+    from performer.show import load_show
+    from performer.stage import RunOptions, Stage
+
+    camera = camera_clip(workdir / "camera.avi").name
+    params = {**(BENDING if bend else {}), **(EFFECTS if fx else {})}
+    inline = ", ".join(f'"{k}" = {v}' for k, v in params.items())
+    chain = ", ".join(f'"{name}"' for name in EFFECTS_CHAIN)
+    body = f""""grade.saturation" = 1.2
+[[scenes]]
+seed = 1
+drift = {{ speed = 0.3, amplitude = 1.0 }}
+fade = 0.0
+params = {{ {inline} }}
+[face]
+camera = "{camera}"
+[[face.mappings.follow]]
+feature = "x"
+direction = 1
+"""
+    show = write_show(workdir, f"fx{size}", size, output, body)
+    text = show.read_text().replace('chain = ["grade", "trails"]', f"chain = [{chain}]")
+    show.write_text(text)
+    stage = Stage(load_show(show), RunOptions(headless=True, seconds=seconds))
+    try:
+        summary = stage.run()
+        row = {
+            key: summary[key]
+            for key in ("fps", "interval_p99_ms", "missed_pct", "fresh_pct", "frames")
+        }
+        row["work"] = {k: summary[k] for k in ("work_p50_ms", "work_p99_ms") if k in summary}
+        row["draw_p99_ms"] = summary.get("draw_p99_ms")
+        row["infer"] = percentiles(stage.engine.infer_times)
+        row["params"] = params
+    finally:
+        stage.close()
+    return row
+
+
+def effects(args: argparse.Namespace, output: tuple[int, int]) -> int:
+    results: dict = {
+        "output": args.output,
+        "seconds": args.seconds,
+        "cpu_count": os.cpu_count(),
+        "chain": EFFECTS_CHAIN,
+        "sizes": {},
+    }
+    print(
+        f"{'size':>4s}  {'row':16s} {'fps':>7s} {'interval p99':>13s} {'missed':>8s}"
+        f" {'fresh':>6s} {'infer p50':>10s}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (int(s) for s in args.sizes.split(",")):
+            rows = {}
+            for name, (bend, fx) in EFFECT_ROWS.items():
+                row = effects_loop(size, args.seconds, output, Path(tmp), bend, fx)
+                rows[name] = row
+                print(
+                    f"{size:4d}  {name:16s} {row['fps']:7.2f} {row['interval_p99_ms']:10.1f} ms"
+                    f" {row['missed_pct']:6.2f} % {row['fresh_pct']:4.0f} %"
+                    f" {row['infer']['p50_ms']:7.1f} ms",
+                    flush=True,
+                )
+            results["sizes"][size] = rows
+    save_results(args.out, "realtime-effects.json", results)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=6.0)
@@ -312,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--plain", type=int, help=argparse.SUPPRESS)  # child process: one plain run
     ap.add_argument("--rig", action="store_true", help="program + preview + NDI + recording")
     ap.add_argument("--headless", action="store_true", help="--rig without windows (EGL)")
+    ap.add_argument(
+        "--effects", action="store_true", help="network bending and a 4-effect chain, headless"
+    )
     args = ap.parse_args(argv)
     output = tuple(int(v) for v in args.output.split("x"))
     if args.plain:
@@ -322,6 +424,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.rig:
         return rig(args, output)
+    if args.effects:
+        return effects(args, output)
 
     # isort: split
     import moderngl

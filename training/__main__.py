@@ -68,6 +68,16 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--samples", type=int, default=1024, help="z samples for the PCA")
     a.add_argument("--image", type=Path, help="image for the layer-response figure")
     a.add_argument("--no-save", dest="save", action="store_false", help="do not write directions")
+    a.add_argument(
+        "--sheet", type=int, default=0, metavar="N", help="labelled PNG of seeds 0..N-1 (sheet.png)"
+    )
+    a.add_argument(
+        "--pick",
+        type=int,
+        default=0,
+        metavar="K",
+        help="write the K most showable seeds as [[scenes]] to NAME.picks.toml beside the file",
+    )
     ph = sub.add_parser("photos", help="write scikit-image's photographs as a training folder")
     ph.add_argument("folder", type=Path)
     return p

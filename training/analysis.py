@@ -1,12 +1,16 @@
 """Latent analysis (`stage analyze CKPT`): interpolation grids and video, vector arithmetic,
-principal latent directions (GANSpace-style, saved into the checkpoint as named directions the
-stage's nudge keys use), and what the critic's/encoder's conv layers respond to in an image.
+principal latent directions (GANSpace-style, ranked by their measured effect on the picture
+against a random direction, saved into the checkpoint as named directions the stage's nudge keys
+use), a showability sheet of seeds with the best picked as presets, and what the
+critic's/encoder's conv layers respond to in an image.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,14 +138,167 @@ def principal_directions(
     return {f"pc{i + 1}": d / d.norm().clamp_min(1e-8) for i, d in enumerate(u)}
 
 
-def save_directions(path: Path, directions: dict[str, torch.Tensor]) -> Path:
-    """Add (or replace) named directions in a checkpoint file, atomically."""
+@dataclass
+class Effect:
+    name: str  # the saved name: pcN by rank of effect, weak-pcN when below the random baseline
+    component: str  # the PCA component it came from (pc1 = most variance)
+    effect: float  # mean |Δ pixel| per unit step, in the generator's output range ([-1, 1])
+    vs_random: float  # effect / the random unit direction's
+
+
+@torch.no_grad()
+def direction_effect(G: nn.Module, d: torch.Tensor, zs: torch.Tensor, step: float = 1.0) -> float:
+    """Mean absolute pixel change per unit step along `d` (central difference ±step) over the
+    latents `zs`, in the generator's output units."""
+    u = d / d.norm().clamp_min(1e-8)
+    hi, lo = decode(G, zs + step * u), decode(G, zs - step * u)
+    return float((hi - lo).abs().mean()) / (2 * step)
+
+
+@torch.no_grad()
+def rank_directions(
+    G: nn.Module,
+    directions: dict[str, torch.Tensor],
+    seeds: int = 4,
+    randoms: int = 4,
+    seed: int = 0,
+) -> tuple[dict[str, torch.Tensor], list[Effect], float]:
+    """Measure each direction's effect on the picture over `seeds` latents (seed_vector
+    convention), against the mean of `randoms` random unit directions. Returns the directions
+    renamed by rank (pc1 = largest effect; `weak-pcN` when below the random baseline), the
+    table, and the baseline."""
+    zs = torch.stack([seed_z(s, G.z_dim) for s in range(seeds)])
+    gen = torch.Generator().manual_seed(seed + 7919)
+    rand = [torch.randn(G.z_dim, generator=gen) for _ in range(randoms)]
+    baseline = float(np.mean([direction_effect(G, r, zs) for r in rand]))
+    measured = sorted(
+        ((direction_effect(G, d, zs), k, d) for k, d in directions.items()),
+        key=lambda t: -t[0],
+    )
+    ranked: dict[str, torch.Tensor] = {}
+    table: list[Effect] = []
+    for i, (eff, comp, d) in enumerate(measured):
+        ratio = eff / baseline if baseline > 0 else float("inf")
+        name = f"pc{i + 1}" if ratio >= 1.0 else f"weak-pc{i + 1}"
+        ranked[name] = d
+        table.append(Effect(name, comp, eff, ratio))
+    return ranked, table, baseline
+
+
+def effects_table(table: list[Effect], baseline: float) -> str:
+    lines = [f"{'direction':<12}{'component':<11}{'effect':>9}{'vs random':>11}"]
+    lines += [f"{e.name:<12}{e.component:<11}{e.effect:>9.4f}{e.vs_random:>10.2f}x" for e in table]
+    lines.append(f"{'random':<23}{baseline:>9.4f}{1.0:>10.2f}x")
+    return "\n".join(lines)
+
+
+_PRINCIPAL = re.compile(r"^(weak-)?pc\d+$")
+
+
+def save_directions(
+    path: Path, directions: dict[str, torch.Tensor], replace_principal: bool = False
+) -> Path:
+    """Add (or replace) named directions in a checkpoint file, atomically. With
+    `replace_principal`, earlier pcN / weak-pcN directions are removed first (a new ranking)."""
     data = read_checkpoint(path)
-    data["directions"] = {
-        **(data.get("directions") or {}),
-        **{k: v.float() for k, v in directions.items()},
-    }
+    old = dict(data.get("directions") or {})
+    if replace_principal:
+        old = {k: v for k, v in old.items() if not _PRINCIPAL.match(k)}
+    data["directions"] = {**old, **{k: v.float() for k, v in directions.items()}}
     return atomic_torch_save(data, path)
+
+
+def image_stats(images: np.ndarray) -> list[dict[str, float]]:
+    """Per uint8 RGB image (N, H, W, 3): mean brightness (0–255), Hasler–Süsstrunk
+    colourfulness, and RMS distance to the nearest other image (pixels in [0, 1], so 0 = a copy,
+    1 = black vs white)."""
+    x = images.astype(np.float64)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    rg, yb = r - g, 0.5 * (r + g) - b
+    axes = (1, 2)
+    colour = np.sqrt(rg.std(axes) ** 2 + yb.std(axes) ** 2) + 0.3 * np.sqrt(
+        rg.mean(axes) ** 2 + yb.mean(axes) ** 2
+    )
+    flat = torch.from_numpy(x.reshape(len(x), -1) / 255.0)
+    if len(x) > 1:
+        dist = torch.cdist(flat, flat) / flat.shape[1] ** 0.5
+        dist.fill_diagonal_(float("inf"))
+        nearest = dist.min(1).values.numpy()
+    else:
+        nearest = np.zeros(len(x))
+    return [
+        {"brightness": float(x[i].mean()), "colourfulness": float(colour[i]), "nearest": float(n)}
+        for i, n in enumerate(nearest)
+    ]
+
+
+def pick_score(stats: list[dict[str, float]]) -> list[float]:
+    """Showability: the mean of brightness, colourfulness and nearest-distance, each divided by
+    its largest value on the sheet (bright, colourful and unlike the others score high)."""
+    keys = ("brightness", "colourfulness", "nearest")
+    top = {k: max((s[k] for s in stats), default=0.0) or 1.0 for k in keys}
+    return [sum(s[k] / top[k] for k in keys) / len(keys) for s in stats]
+
+
+def _label(img: np.ndarray, lines: list[str], size: int = 160) -> np.ndarray:
+    import cv2
+
+    tile = cv2.resize(img, (size, size), interpolation=cv2.INTER_NEAREST)
+    band = np.full((14 * len(lines) + 4, size, 3), 0, np.uint8)
+    for i, text in enumerate(lines):
+        cv2.putText(
+            band,
+            text,
+            (3, 13 + 14 * i),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.38,
+            (235, 235, 235),
+            1,
+            cv2.LINE_AA,
+        )
+    return np.concatenate([tile, band])
+
+
+def showability_sheet(G: nn.Module, seeds: list[int]) -> tuple[np.ndarray, list[dict[str, float]]]:
+    """A labelled grid of `seeds` (seed_vector convention) and each seed's stats and score."""
+    imgs = artifacts.to_uint8(decode(G, torch.stack([seed_z(s, G.z_dim) for s in seeds])))
+    stats = image_stats(imgs)
+    for s, st, score in zip(seeds, stats, pick_score(stats), strict=True):
+        st.update(seed=s, score=score)
+    tiles = np.stack(
+        [
+            _label(
+                img,
+                [
+                    f"seed {st['seed']}  score {st['score']:.2f}",
+                    f"bright {st['brightness']:.0f}  colour {st['colourfulness']:.0f}",
+                    f"nearest {st['nearest']:.3f}",
+                ],
+            )
+            for img, st in zip(imgs, stats, strict=True)
+        ]
+    )
+    return artifacts.grid(tiles), stats
+
+
+def write_picks(path: Path, stats: list[dict[str, float]], k: int, checkpoint: Path) -> Path:
+    """The `k` best-scoring seeds as presets-style `[[scenes]]` (never a show file)."""
+    best = sorted(stats, key=lambda s: -s["score"])[: max(0, k)]
+    lines = [
+        f"# stage analyze --pick {k}: the best anchors of {checkpoint.name}, best first.",
+        "# score = mean of brightness, colourfulness and distance to the nearest other sample,",
+        "# each divided by its largest value on the sheet. Copy the scenes you like into a show.",
+    ]
+    for s in best:
+        lines += [
+            "",
+            "[[scenes]]",
+            f'name = "seed-{s["seed"]}"',
+            f"seed = {s['seed']}",
+            f"# score {s['score']:.3f}, brightness {s['brightness']:.0f},"
+            f" colourfulness {s['colourfulness']:.1f}, nearest {s['nearest']:.3f}",
+        ]
+    return artifacts.write_text(path, "\n".join(lines) + "\n")
 
 
 def conv_responses(net: nn.Module, image: torch.Tensor, per_layer: int = 16) -> np.ndarray:
@@ -235,14 +392,30 @@ def analyze(args: argparse.Namespace) -> list[Path]:
         )
     gen_name = "G0" if nets.kind == "dual" else "G"
     dirs = principal_directions(nets.gens[gen_name], nets.kind, args.directions, args.samples)
+    dirs, table, baseline = rank_directions(nets.gens[gen_name], dirs)
     rows = []
     for d in dirs.values():  # each direction: -3σ ... +3σ around seed 0
         rows.append(torch.stack([zs[0] + a * d * 3 for a in np.linspace(-1, 1, 7)]))
     imgs = decode(nets.gens[gen_name], torch.cat(rows))
     written.append(artifacts.write_png(out / "directions.png", artifacts.grid(imgs, 7), up))
+    print(effects_table(table, baseline))
+    effects = {
+        "unit": "mean |pixel change| per unit step, generator output range [-1, 1]",
+        "random": baseline,
+        "directions": [vars(e) for e in table],
+    }
+    written.append(artifacts.write_text(out / "directions.json", json.dumps(effects, indent=2)))
     if args.save:
-        save_directions(nets.path, dirs)
+        save_directions(nets.path, dirs, replace_principal=True)
         print(f"saved {len(dirs)} directions ({', '.join(dirs)}) into {nets.path}")
+    sheet, pick = int(getattr(args, "sheet", 0) or 0), int(getattr(args, "pick", 0) or 0)
+    if sheet or pick:
+        fig, stats = showability_sheet(nets.gens[gen_name], list(range(max(sheet, pick))))
+        if sheet:
+            written.append(artifacts.write_png(out / "sheet.png", fig))
+        if pick:
+            picks = nets.path.with_name(f"{nets.path.stem}.picks.toml")
+            written.append(write_picks(picks, stats, pick, nets.path))
     size = int(getattr(nets.config, "image_size", 64))
     for name in ("D", "E"):
         if name in nets.others:

@@ -407,7 +407,10 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         """Batch diversity (with the collapse warning) and SWD against the real stash."""
         fake = self._generate(self.z_metrics)
-        figures = {"metrics/diversity": metrics.batch_diversity(fake)}
+        figures = {
+            "metrics/diversity": metrics.batch_diversity(fake),
+            "metrics/dominant_cluster": metrics.dominant_cluster(fake),  # near-copies' share
+        }
         self.best_diversity = max(self.best_diversity, figures["metrics/diversity"])
         if self.real_stash is not None:
             figures["metrics/data_diversity"] = self.data_diversity
@@ -418,8 +421,13 @@ class Trainer:
                 figures["metrics/diversity"], self.data_diversity, self.opts.collapse_ratio
             )
             # a collapse is a fall: an untrained generator is not diverse yet either
-            if warning and self.best_diversity >= self.opts.collapse_ratio * self.data_diversity:
+            trained = self.best_diversity >= self.opts.collapse_ratio * self.data_diversity
+            if warning and trained:
                 log.warning("step %d: %s", self.step, warning)
+            # a dominant repeated image: what the mean diversity hides (a partial collapse)
+            cluster = metrics.cluster_warning(figures["metrics/dominant_cluster"])
+            if cluster and trained:
+                log.warning("step %d: %s", self.step, cluster)
         if self.writer:
             self.writer.scalars(self.step, figures)
         if self.history and self.history[-1].get("step") == self.step:

@@ -29,6 +29,41 @@ def collapse_warning(generated: float, data: float, ratio: float = 0.3) -> str |
     return None
 
 
+def dominant_cluster(images: torch.Tensor, radius: float = 0.25) -> float:
+    """The largest fraction of a batch that are near-copies of one image: greedy clustering
+    where two samples are "the same" when their RMS distance is below `radius` x the batch's
+    spread (its `batch_diversity`). 1/N for all-distinct samples, 1.0 for a full collapse;
+    sees a partial collapse (say 60 % copies of one picture) that the mean diversity hides."""
+    x = images.detach().float().flatten(1)
+    n = x.shape[0]
+    if n < 2:
+        return 1.0
+    d = torch.cdist(x, x) / x.shape[1] ** 0.5  # RMS per value
+    spread = float((d.square().sum() / (n * (n - 1))).sqrt())
+    if spread <= 0:
+        return 1.0
+    near = d <= radius * spread
+    free = torch.ones(n, dtype=torch.bool)
+    best = 0
+    while bool(free.any()):  # take the densest neighbourhood, remove it, repeat
+        counts = (near & free[None, :]).sum(1).masked_fill(~free, -1)
+        i = int(counts.argmax())
+        members = near[i] & free
+        best = max(best, int(members.sum()))
+        free &= ~members
+    return best / n
+
+
+def cluster_warning(fraction: float, limit: float = 0.5) -> str | None:
+    """A message when more than `limit` of a batch are near-copies of one image."""
+    if fraction > limit:
+        return (
+            f"possible partial mode collapse: {fraction:.0%} of the samples are near-copies of"
+            " one image (the pixel diversity can still look fine)"
+        )
+    return None
+
+
 _KERNEL = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0
 
 

@@ -4,6 +4,8 @@ writes its figures and saves named directions the stage picks up."""
 from __future__ import annotations
 
 import argparse
+import json
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,15 @@ import torch
 
 from models.checkpoint import read_checkpoint
 from performer.engine.worker import Engine, open_model
-from training.analysis import analyze, interpolate, principal_directions, slerp
+from training.analysis import (
+    analyze,
+    image_stats,
+    interpolate,
+    pick_score,
+    principal_directions,
+    rank_directions,
+    slerp,
+)
 from training.export import export
 from training.loop import Trainer, TrainOptions
 
@@ -78,18 +88,37 @@ def test_analyze_writes_figures_and_directions(run: Path, tmp_path: Path):
         samples=64,
         image=None,
         save=True,
+        sheet=6,
+        pick=2,
     )
     written = {p.name for p in analyze(args)}
     expected = {"interpolation-slerp.png", "interpolation-lerp.png", "interpolation.mp4"}
     expected |= {"arithmetic.png", "directions.png", "responses-D.png", "responses-E.png"}
+    expected |= {"directions.json", "sheet.png", "last.picks.toml"}
     assert expected == written
     assert (tmp_path / "a" / "interpolation.mp4").stat().st_size > 1000
+    effects = json.loads((tmp_path / "a" / "directions.json").read_text())
+    names = [e["name"] for e in effects["directions"]]
+    assert [e["effect"] for e in effects["directions"]] == sorted(
+        (e["effect"] for e in effects["directions"]), reverse=True
+    )  # ranked by measured effect
+    assert names == [
+        f"{'weak-' if e['vs_random'] < 1 else ''}pc{i + 1}"
+        for i, e in enumerate(effects["directions"])
+    ]
     dirs = read_checkpoint(run / "last.pt")["directions"]
-    assert sorted(dirs) == ["pc1", "pc2", "pc3", "pc4"]
-    args.checkpoint, args.out = exported, tmp_path / "b"
+    assert list(dirs) == names
+    picks = tomllib.loads((run / "last.picks.toml").read_text())
+    assert len(picks["scenes"]) == 2
+    assert all(0 <= s["seed"] < 6 and s["name"] == f"seed-{s['seed']}" for s in picks["scenes"])
+    args.checkpoint, args.out, args.sheet, args.pick = exported, tmp_path / "b", 0, 0
     analyze(args)  # an export has no critic/encoder figures, but gets the directions
     loaded = open_model(exported)
-    assert sorted(loaded.directions) == ["pc1", "pc2", "pc3", "pc4"]
+    assert sorted(loaded.directions) == sorted(
+        e["name"]
+        for e in json.loads((tmp_path / "b" / "directions.json").read_text())["directions"]
+    )
+    assert not (tmp_path / "v.picks.toml").exists()
     assert all(abs(float(d.norm()) - 1) < 1e-5 for d in loaded.directions.values())
 
 
@@ -141,3 +170,37 @@ def test_analysis_seeds_are_the_stages_seeds(run: Path, tmp_path: Path, monkeypa
     dim = z3.shape[0]
     assert np.array_equal(z3.numpy(), seed_vector(3, dim))
     assert np.array_equal(z0.numpy(), seed_vector(0, dim))
+
+
+def test_directions_ranked_by_measured_effect():
+    """A direction the generator ignores ranks below a random one and is named weak-."""
+
+    class Lin(torch.nn.Module):
+        z_dim = 4
+
+        def forward(self, z):  # only z[0] (strongly) and z[1] (weakly) reach the picture
+            v = 0.5 * z[:, :1] + 0.05 * z[:, 1:2]
+            return torch.tanh(v)[:, :, None, None].expand(-1, 3, 4, 4)
+
+    e = torch.eye(4)
+    ranked, table, baseline = rank_directions(Lin(), {"pc1": e[3], "pc2": e[1], "pc3": e[0]})
+    assert [t.component for t in table] == ["pc3", "pc2", "pc1"]
+    assert [t.name for t in table] == ["pc1", "weak-pc2", "weak-pc3"]
+    assert list(ranked) == ["pc1", "weak-pc2", "weak-pc3"] and torch.equal(ranked["pc1"], e[0])
+    assert table[0].vs_random > 1 > table[1].vs_random and table[2].effect == 0.0
+    assert baseline > 0
+
+
+def test_image_stats_and_pick_score():
+    grey = np.full((8, 8, 3), 128, np.uint8)
+    red = np.zeros((8, 8, 3), np.uint8)
+    red[..., 0] = 255
+    black = np.zeros((8, 8, 3), np.uint8)
+    stats = image_stats(np.stack([grey, red, black, grey]))
+    assert stats[0]["brightness"] == pytest.approx(128) and stats[0]["colourfulness"] == 0
+    # Hasler–Süsstrunk of flat red: 0.3·sqrt(255² + 127.5²)
+    assert stats[1]["colourfulness"] == pytest.approx(0.3 * (255**2 + 127.5**2) ** 0.5)
+    assert stats[0]["nearest"] == 0.0  # the two greys are copies
+    assert stats[2]["nearest"] == pytest.approx(128 / 255 / 1.0, abs=0.2)
+    score = pick_score(stats)
+    assert max(range(4), key=score.__getitem__) == 1  # the colourful, distinct one

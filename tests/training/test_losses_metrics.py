@@ -10,7 +10,13 @@ import torch.nn.functional as F
 
 from training import losses as L
 from training.events import EventWriter, crc32c, read_scalars
-from training.metrics import batch_diversity, collapse_warning, sliced_wasserstein_distance
+from training.metrics import (
+    batch_diversity,
+    cluster_warning,
+    collapse_warning,
+    dominant_cluster,
+    sliced_wasserstein_distance,
+)
 
 
 class Linear(torch.nn.Module):
@@ -100,3 +106,18 @@ def test_event_file_round_trip(tmp_path):
     w.path.write_bytes(bytes(data))
     with pytest.raises(ValueError, match="CRC"):
         read_scalars(w.path)
+
+
+def test_dominant_cluster_sees_a_partial_collapse():
+    gen = torch.Generator().manual_seed(0)
+    distinct = torch.rand(20, 3, 16, 16, generator=gen) * 2 - 1
+    one = torch.rand(1, 3, 16, 16, generator=gen) * 2 - 1
+    copies = (one + 0.05 * torch.randn(12, 3, 16, 16, generator=gen)).clamp(-1, 1)
+    partial = torch.cat([copies, distinct[:8]])  # 60 % near-copies of one image
+    assert batch_diversity(partial) > 0.5 * batch_diversity(distinct)  # looks diverse enough
+    assert collapse_warning(batch_diversity(partial), batch_diversity(distinct)) is None
+    assert dominant_cluster(distinct) == pytest.approx(1 / 20)
+    assert dominant_cluster(partial) == pytest.approx(0.6)
+    assert dominant_cluster(one.repeat(8, 1, 1, 1)) == 1.0
+    assert cluster_warning(dominant_cluster(partial)) and "60%" in cluster_warning(0.6)
+    assert cluster_warning(dominant_cluster(distinct)) is None
