@@ -59,13 +59,14 @@ from pathlib import Path
 from typing import Any
 
 from performer.inputs.audio.features import FEATURES, SMOOTHED, TRIGGERS, unit_range
+from performer.show.face import read_scene_set
 from performer.show.osc import CURVES, _address, _pair
 
 TEMPO_MODES = ("off", "follow")
 SOUND_FILES = (".wav",)
 OTHER_SOUND_FILES = (".mp3", ".flac", ".ogg", ".aif", ".aiff", ".m4a", ".opus")  # not read
 PARAM = "/stage/param/"  # the targets an envelope can move
-OFF = ""  # a scene's set name that means "the sound steers nothing here"
+OFF = ""  # a scene's set name that means "the sound steers nothing here" (as the face's)
 _NAME = re.compile(r"[A-Za-z_][\w\-]*")
 
 
@@ -109,15 +110,7 @@ class AudioSpec:
 
 def read_scene_audio(r: Any, sc: Mapping[str, Any], path: str) -> str | None:
     """A scene's `audio` key: a mapping set's name, or `false` for none; absent: the default."""
-    if "audio" not in sc:
-        return None
-    value = sc["audio"]
-    if value is False:
-        return OFF
-    if isinstance(value, str) and _NAME.fullmatch(value):
-        return value
-    r.problem(f"{path}.audio", f"expected an audio mapping set name or false, got {value!r}")
-    return None
+    return read_scene_set(r, sc, path, "audio", "an audio mapping set")
 
 
 def read_audio(

@@ -66,17 +66,23 @@ KEYS = {
 FILTER_KEYS = {"min_cutoff", "beta", "d_cutoff"}
 
 
-def read_scene_face(r: Any, sc: Mapping[str, Any], path: str) -> str | None:
-    """A scene's `face` key: a mapping set's name, or `false` for none; absent: the default."""
-    if "face" not in sc:
+def read_scene_set(r: Any, sc: Mapping[str, Any], path: str, key: str, what: str) -> str | None:
+    """A scene's choice of an input's mapping set (`face`, `audio`): a set's name, or `false`
+    for none (OFF, ""); absent: None, the input's default set."""
+    if key not in sc:
         return None
-    value = sc["face"]
+    value = sc[key]
     if value is False:
         return OFF
     if isinstance(value, str) and _NAME.fullmatch(value):
         return value
-    r.problem(f"{path}.face", f"expected a mapping set name or false, got {value!r}")
+    r.problem(f"{path}.{key}", f"expected {what} name or false, got {value!r}")
     return None
+
+
+def read_scene_face(r: Any, sc: Mapping[str, Any], path: str) -> str | None:
+    """A scene's `face` key: a mapping set's name, or `false` for none; absent: the default."""
+    return read_scene_set(r, sc, path, "face", "a mapping set")
 
 
 def read_face(
