@@ -143,22 +143,30 @@ def camera_clip(path: Path, frames: int = 300) -> Path:
     return path
 
 
-def stage_loop(size: int, seconds: float, output: tuple[int, int], workdir: Path) -> dict:
-    from performer.show import load_show
-    from performer.stage import RunOptions, Stage
-
+def face_show(
+    workdir: Path, name: str, size: int, output: tuple[int, int], scene: str = ""
+) -> Path:
+    """The benchmarks' show: one drifting scene (plus `scene`'s own lines) and the face on the
+    camera clip steering direction 1, so every row runs the tracker as a show would."""
     camera = camera_clip(workdir / "camera.avi").name
     body = f""""grade.saturation" = 1.2
 [[scenes]]
 seed = 1
 drift = {{ speed = 0.3, amplitude = 1.0 }}
-[face]
+{scene}[face]
 camera = "{camera}"
 [[face.mappings.follow]]
 feature = "x"
 direction = 1
 """
-    show = write_show(workdir, f"bench{size}", size, output, body)
+    return write_show(workdir, name, size, output, body)
+
+
+def stage_loop(size: int, seconds: float, output: tuple[int, int], workdir: Path) -> dict:
+    from performer.show import load_show
+    from performer.stage import RunOptions, Stage
+
+    show = face_show(workdir, f"bench{size}", size, output)
     stage = Stage(load_show(show), RunOptions(headless=True, seconds=seconds))
     try:
         before = len(stage.face.tracker.times)
@@ -227,18 +235,7 @@ def rig_loop(
     from performer.show import load_show
     from performer.stage import RunOptions, Stage
 
-    camera = camera_clip(workdir / "camera.avi").name
-    body = f""""grade.saturation" = 1.2
-[[scenes]]
-seed = 1
-drift = {{ speed = 0.3, amplitude = 1.0 }}
-[face]
-camera = "{camera}"
-[[face.mappings.follow]]
-feature = "x"
-direction = 1
-"""
-    show = write_show(workdir, f"rig{size}", size, output, body)
+    show = face_show(workdir, f"rig{size}", size, output)
     windowed = bool(os.environ.get("DISPLAY"))
     opts = RunOptions(headless=not windowed, seconds=seconds)
     if everything:
@@ -338,23 +335,10 @@ def effects_loop(
     from performer.show import load_show
     from performer.stage import RunOptions, Stage
 
-    camera = camera_clip(workdir / "camera.avi").name
     params = {**(BENDING if bend else {}), **(EFFECTS if fx else {})}
     inline = ", ".join(f'"{k}" = {v}' for k, v in params.items())
     chain = ", ".join(f'"{name}"' for name in EFFECTS_CHAIN)
-    body = f""""grade.saturation" = 1.2
-[[scenes]]
-seed = 1
-drift = {{ speed = 0.3, amplitude = 1.0 }}
-fade = 0.0
-params = {{ {inline} }}
-[face]
-camera = "{camera}"
-[[face.mappings.follow]]
-feature = "x"
-direction = 1
-"""
-    show = write_show(workdir, f"fx{size}", size, output, body)
+    show = face_show(workdir, f"fx{size}", size, output, f"fade = 0.0\nparams = {{ {inline} }}\n")
     text = show.read_text().replace('chain = ["grade", "trails"]', f"chain = [{chain}]")
     show.write_text(text)
     stage = Stage(load_show(show), RunOptions(headless=True, seconds=seconds))

@@ -19,6 +19,7 @@ from performer.show.face import FaceSpec, read_face, read_scene_face
 from performer.show.midi import MidiSpec, read_midi
 from performer.show.osc import CueStep, OscSpec, read_cue_step, read_osc
 from performer.show.outputs import OutputEntry, read_outputs
+from performer.show.presets import append_table
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SHADER_DIR = PROJECT_ROOT / "shaders"
@@ -554,14 +555,8 @@ def _toml_str(s: str) -> str:
 def save_preset(path: Path, scene: Scene) -> None:
     """Append a scene to the presets file, atomically (temp file + rename). The show file itself
     is never written."""
-    old = (
-        path.read_text(encoding="utf-8")
-        if path.exists()
-        else (
-            "# Scenes saved in rehearsal (key p). They follow the show's own scenes: reach them\n"
-            "# by number key or OSC, or copy them into the show file's cue list.\n"
-        )
+    header = (
+        "# Scenes saved in rehearsal (key p). They follow the show's own scenes: reach them\n"
+        "# by number key or OSC, or copy them into the show file's cue list.\n"
     )
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(old.rstrip("\n") + "\n\n" + scene_to_toml(scene), encoding="utf-8")
-    tmp.replace(path)
+    append_table(path, scene_to_toml(scene), header)

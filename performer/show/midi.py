@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from performer.show.osc import CURVES, OscMapping, _address, _pair
+from performer.show.presets import append_table
 
 log = logging.getLogger("stage.midi")
 
@@ -258,10 +259,7 @@ def map_to_toml(m: MidiMap) -> str:
 def save_midi_map(presets: Path, m: MidiMap) -> None:
     """Append a learned map to the presets file, atomically (temp file + rename), as
     `save_preset` does with scenes. The show file itself is never written."""
-    old = presets.read_text(encoding="utf-8") if presets.exists() else PRESETS_HEADER
-    tmp = presets.with_name(f".{presets.name}.tmp")
-    tmp.write_text(old.rstrip("\n") + "\n\n" + map_to_toml(m), encoding="utf-8")
-    tmp.replace(presets)
+    append_table(presets, map_to_toml(m), PRESETS_HEADER)
 
 
 def load_learned(presets: Path | None) -> tuple[MidiMap, ...]:
