@@ -57,7 +57,7 @@ def _shaders(show: Show) -> tuple[dict[str, Any], list[str]]:
     from performer.render.shaders import ShaderError, check_shader, shader_params
 
     specs, problems = {}, []
-    for name in ("upscale", *show.chain, "present"):
+    for name in show.programs:
         try:
             error = check_shader(name, show.shader_dir)
             if error:
@@ -77,7 +77,7 @@ def _params(show: Show, specs: dict[str, Any]) -> list[str]:
     sources = [("shaders.params", show.params)]
     sources += [(f"scenes[{i}].params", sc.params) for i, sc in enumerate(show.scenes)]
     sources += [(f"cues.order[{i}].params", st.params) for i, st in enumerate(show.cue_steps)]
-    programs = ("upscale", *show.chain, "present")
+    programs = show.programs
     for where, params in sources:
         for key, value in params.items():
             spec = specs.get(key) or ENGINE_PARAMS.get(key)
@@ -85,7 +85,8 @@ def _params(show: Show, specs: dict[str, Any]) -> list[str]:
                 if key.split(".")[0] in programs:
                     problems.append(f"{where}.{key}: the shader declares no such parameter")
                 else:
-                    problems.append(f"{where}.{key}: {key.split('.')[0]!r} is not in shaders.chain")
+                    program = key.split(".")[0]
+                    problems.append(f"{where}.{key}: {program!r} is in no shader chain")
             elif not spec.min <= value <= spec.max:
                 problems.append(
                     f"{where}.{key}: expected a value in [{spec.min:g}, {spec.max:g}],"

@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from performer.core.control import Controller, Cue
@@ -137,6 +136,7 @@ class Stage:
         self.feedback: FeedbackOutput | None = None
         self.outputs = Outputs()
         self._shown: tuple[str, np.ndarray] | None = None  # model on screen, its last image
+        self._shown_chain: tuple[str, ...] | None = None  # the shader chain on screen
         self.health = Health()
         self.stall = StallWatch(threshold=STALL_S)
         self._health_at = self._feedback_at = -1e9
@@ -188,6 +188,7 @@ class Stage:
             width=self.size[0],
             height=self.size[1],
             chain=show.chain,
+            chains=[s.chain for s in show.scenes if s.chain is not None],
             shader_dir=show.shader_dir,
             headless=opts.headless,
             title=f"latent-stage — {show.title}",
@@ -551,6 +552,7 @@ class Stage:
         shown_model, previous_image = self._shown or (c.model, image)
         start = time.perf_counter()
         r = self._run_state = _Run(1.0 / fps, start, image, shown_model, previous_image, tuner)
+        r.shown_chain = self._shown_chain = self._shown_chain or self.show.scene_chain(c.scene)
         progress_at = start
         self.stall.threshold = 5.0 if opts.offline else STALL_S
         self.stall.start()
@@ -611,7 +613,7 @@ class Stage:
             decoded = engine.decode(c.model, z, video, style=c.style())
             infer = time.perf_counter() - t0
             if decoded is not None:  # else the last good image stays
-                r.image = decoded
+                r.image = _keep(decoded)
                 self.stats.fresh += 1
         else:
             engine.submit(c.model, z, r.frame, video, style=c.style())
@@ -624,22 +626,34 @@ class Stage:
             if latest is not None and latest.model != c.model:
                 latest = None  # still the previous model's: keep the last image
             if latest is not None:
-                r.image = latest.image
+                r.image = _keep(latest.image)
                 if latest.stamp != r.last_stamp:
                     self.stats.fresh += 1
                     r.last_stamp = latest.stamp
-        if c.model != r.shown_model:  # another model: crossfade in image space
+        if c.model != r.shown_model:  # another model: crossfade in image space (on the GPU)
             r.xfade_from, r.shown_model = r.previous_image, c.model
+        chain = self.show.scene_chain(c.scene)
+        if chain != r.shown_chain:  # another scene's chain: dissolve from the old one
+            r.chain_from, r.shown_chain = r.shown_chain, chain
+            self._shown_chain = chain
         r.previous_image = image = r.image
         self._shown = (r.shown_model, image)
-        if r.xfade_from is not None:
-            u = c.latent.fade_progress
-            if u >= 1.0:
-                r.xfade_from = None
-            else:
-                image = crossfade(r.xfade_from, image, u)
+        u = c.latent.fade_progress
+        if u >= 1.0:
+            r.xfade_from = r.chain_from = None
         status = self.health.mark() if self.show.output.status else None
-        timings = display.draw(image, c.params(), t, self.hud(t), status=status)
+        timings = display.draw(
+            image,
+            c.params(),
+            t,
+            self.hud(t),
+            status=status,
+            chain=chain,
+            fade_from=r.xfade_from,
+            fade=u,
+            chain_from=r.chain_from,
+            chain_fade=u,
+        )
         if self.outputs.wants_pixels:  # read back a frame or two later: the loop never waits
             for pixels, (index, shown_at) in display.read_later((r.frame, t)):
                 self.outputs.present(Frame(index, shown_at, pixels))
@@ -783,6 +797,8 @@ class _Run:
     previous_image: np.ndarray
     tuner: ThreadTuner | None = None
     xfade_from: np.ndarray | None = None
+    shown_chain: tuple[str, ...] = ()  # the shader chain on screen
+    chain_from: tuple[str, ...] | None = None  # the chain it dissolves from
     last_stamp: int = -1
     t: float = 0.0
     frame: int = 0
@@ -796,25 +812,11 @@ class _Run:
         self.deadline = self.prev_present = self.start
 
 
-def crossfade(a: np.ndarray, b: np.ndarray, u: float) -> np.ndarray:
-    """Image b over image a at weight u (smoothstep). Where the sizes differ, a is placed in
-    b's frame at its own aspect — as large as fits, centred, black bars around it, as the
-    display letterboxes — never stretched."""
-    if a.shape[:2] != b.shape[:2]:
-        (ah, aw), (bh, bw) = a.shape[:2], b.shape[:2]
-        scale = min(bw / aw, bh / ah)
-        fw = min(bw, max(1, round(aw * scale)))
-        fh = min(bh, max(1, round(ah * scale)))
-        shrink = fw < aw or fh < ah
-        fitted = cv2.resize(
-            a, (fw, fh), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-        )
-        framed = np.zeros_like(b)
-        x0, y0 = (bw - fw) // 2, (bh - fh) // 2
-        framed[y0 : y0 + fh, x0 : x0 + fw] = fitted.reshape(fh, fw, *a.shape[2:])
-        a = framed
-    w = u * u * (3 - 2 * u)
-    return cv2.addWeighted(a, 1.0 - w, b, w, 0.0)
+def _keep(image: np.ndarray) -> np.ndarray:
+    """A decoded image as the loop keeps it: read-only, so the display may trust that the same
+    array is the same picture and skip uploading it again."""
+    image.flags.writeable = False
+    return image
 
 
 def run_show(show: Show, opts: RunOptions) -> dict:

@@ -20,6 +20,13 @@ import glfw
 import moderngl
 import numpy as np
 
+from performer.render.chain import (
+    MIX_FRAG,
+    ChainTargets,
+    letterbox_rect,
+    pass_key,
+    smoothstep,
+)
 from performer.render.hud import Hud
 from performer.render.readback import Readback
 from performer.render.shaders import (
@@ -65,6 +72,8 @@ _MODS = {
 
 # --- the display ----------------------------------------------------------------------------
 
+_ENDS = (FIRST_PASS, LAST_PASS)
+
 _BLIT_VERT = """#version 330 core
 out vec2 v_uv;
 void main() {
@@ -82,6 +91,7 @@ void main() { f_color = texture(u_texture, v_uv); }
 
 
 PREVIEW_FIT = 960  # the preview's default size: the program's, scaled down to fit this
+IDLE_CHAIN_DRAWS = 120  # a chain not drawn for this many frames gives its targets back
 
 
 @dataclass(frozen=True)
@@ -129,7 +139,12 @@ def _fit(inner: tuple[int, int], outer: tuple[int, int]) -> tuple[int, int, int,
 
 
 class Display:
-    """Draws frames through `upscale -> *chain -> present` into a window or offscreen."""
+    """Draws frames through `upscale -> *chain -> present` into a window or offscreen.
+
+    The chain may change from frame to frame (a scene's own chain) and two chains may be
+    drawn from one frame and dissolved (a fade between scenes whose chains differ); two
+    frames of different shapes may be crossfaded (a fade between models), each at its own
+    aspect. Passes whose inputs did not change are not drawn again."""
 
     def __init__(
         self,
@@ -138,6 +153,7 @@ class Display:
         height: int,
         chain: Sequence[str],
         shader_dir: Path,
+        chains: Sequence[Sequence[str]] = (),
         headless: bool,
         title: str = "latent-stage",
         fullscreen: bool = False,
@@ -149,7 +165,8 @@ class Display:
     ) -> None:
         """`preview`: the operator's window (ignored headless; see PreviewSpec).
         `program_status`: the status mark on the program window too; None: only when no
-        preview is open (the preview always gets it)."""
+        preview is open (the preview always gets it). `chains`: other chains the show may
+        draw (scenes' own), compiled up front with `chain`."""
         if width < 1 or height < 1:
             raise ValueError(f"display size must be positive, got {width}x{height}")
         self.width, self.height = width, height
@@ -160,19 +177,34 @@ class Display:
         # `present` then scales to the output. Software GL pays per pixel, per pass.
         self.effects_scale = effects_scale
         self._work: tuple[int, int] = (width, height)
-        self._names = [FIRST_PASS, *chain, LAST_PASS]
+        self.chain = tuple(chain)  # drawn when `draw` is given none
+        middle = dict.fromkeys(n for c in (chain, *chains) for n in c if n not in _ENDS)
+        self._names = [FIRST_PASS, *middle, LAST_PASS]
         self._closed = False
         self._glfw_inited = False
         self._window = None
         self._ctx: moderngl.Context | None = None
-        self._programs: list[Program] = []
-        self._targets: list[list[moderngl.Framebuffer]] = []  # per pass but the last
-        self._write: list[int] = []  # which of a ping-pong pair the pass writes next
-        self._stale: list[bool] = []  # the pass was skipped: its feedback history is old
+        self._programs: dict[str, Program] = {}
+        self._chains: dict[tuple[str, ...], ChainTargets] = {}  # made when first drawn
+        self._up: moderngl.Framebuffer | None = None  # upscale's output, at the work size
+        self._mixed: moderngl.Framebuffer | None = None  # two chains dissolved, work size
+        self._xfade: moderngl.Framebuffer | None = None  # two frames crossfaded, frame size
+        self._mix: moderngl.Program | None = None
+        self._mix_vao: moderngl.VertexArray | None = None
+        self._serial = 0  # numbers every pass output drawn, for `pass_key`
+        self._up_key: tuple | None = None
+        self._up_serial = 0
+        self._present_key: tuple | None = None
+        self._draws = 0
         self._targets_dirty = True
         self._content: tuple[int, int, int, int] | None = None  # viewport in the output
         self._source_tex: moderngl.Texture | None = None
         self._source_key: tuple[int, int, str] | None = None
+        self._source_serial = 0
+        self._frame: np.ndarray | None = None  # the last frame uploaded (if read-only)
+        self._from_tex: moderngl.Texture | None = None  # a crossfade's outgoing frame
+        self._from_frame: np.ndarray | None = None
+        self._from_serial = 0
         self._hud = Hud()
         self._hud_tex: moderngl.Texture | None = None
         self._mark = Hud(font_scale=0.4, padding=4, box_alpha=120, color=(255, 190, 60))
@@ -277,18 +309,21 @@ class Display:
     def _setup_gl(self) -> None:
         ctx = self._ctx
         assert ctx is not None
-        programs: list[Program] = []
+        programs: dict[str, Program] = {}
         try:
             for name in self._names:
-                programs.append(compile_program(ctx, name, self.shader_dir))
+                programs[name] = compile_program(ctx, name, self.shader_dir)
         except ShaderError:
-            for p in programs:
+            for p in programs.values():
                 p.release()
             raise
         self._programs = programs
         self._update_specs()
         self._blit = ctx.program(vertex_shader=_BLIT_VERT, fragment_shader=_BLIT_FRAG)
         self._blit_vao = ctx.vertex_array(self._blit, [])
+        self._mix = ctx.program(vertex_shader=_BLIT_VERT, fragment_shader=MIX_FRAG)
+        self._mix["u_a"].value, self._mix["u_b"].value = 0, 1
+        self._mix_vao = ctx.vertex_array(self._mix, [])
         self._black = ctx.texture((1, 1), 4, bytes(4))
         self._output = self._framebuffer((self.width, self.height), dtype="f1")
         self._screen = (
@@ -304,7 +339,9 @@ class Display:
         return fbo
 
     def _update_specs(self) -> None:
-        self._specs = {f"{p.name}.{k}": s for p in self._programs for k, s in p.params.items()}
+        self._specs = {
+            f"{p.name}.{k}": s for p in self._programs.values() for k, s in p.params.items()
+        }
 
     @contextmanager
     def _current(self) -> Iterator[None]:
@@ -320,6 +357,11 @@ class Display:
     # -- per frame -------------------------------------------------------------------------
 
     def _upload(self, frame: np.ndarray) -> None:
+        """The frame into the source texture — not again when it is the same read-only array
+        as last time (the stage marks its images read-only: a repeated image costs nothing)."""
+        if frame is self._frame and not frame.flags.writeable:
+            return
+        self._frame = frame if isinstance(frame, np.ndarray) else None
         frame = np.asarray(frame)
         if frame.ndim != 3 or frame.shape[2] != 3 or 0 in frame.shape:
             raise ValueError(f"frame must be HxWx3, got shape {frame.shape}")
@@ -344,34 +386,54 @@ class Display:
                 self._targets_dirty = True
         assert self._source_tex is not None
         self._source_tex.write(frame)
+        self._source_serial = self._next_serial()
+
+    def _upload_from(self, frame: np.ndarray) -> None:
+        """A crossfade's outgoing frame (uploaded once per fade: it does not change)."""
+        if frame is self._from_frame:
+            return
+        frame = np.ascontiguousarray(frame, np.uint8)
+        h, w = frame.shape[:2]
+        if self._from_tex is None or self._from_tex.size != (w, h):
+            if self._from_tex is not None:
+                self._from_tex.release()
+            self._from_tex = self._ctx.texture((w, h), 3, alignment=1)
+            self._from_tex.repeat_x = self._from_tex.repeat_y = False
+        self._from_tex.write(frame)
+        self._from_frame = frame
+        self._from_serial = self._next_serial()
+
+    def _next_serial(self) -> int:
+        self._serial += 1
+        return self._serial
 
     def _ensure_targets(self) -> None:
         if not self._targets_dirty:
             return
-        assert self._content is not None
-        for pair in self._targets:
-            for fbo in pair:
-                fbo.color_attachments[0].release()
-                fbo.release()
+        assert self._content is not None and self._source_tex is not None
+        self._release_targets()
         cw, ch = self._content[2:]
         fw, fh = self._source_tex.size
         scale = 1.0
         if self.effects_scale > 0:
             scale = min(1.0, self.effects_scale * max(fw, fh) / max(cw, ch))
-        size = self._work = (max(1, round(cw * scale)), max(1, round(ch * scale)))
-        # 8-bit between passes (llvmpipe's fast path); 16-bit float where a pass feeds back
-        # into itself, or a decaying trail would get stuck at a faint 8-bit residue.
-        self._targets = [
-            [self._framebuffer(size, "f2") for _ in range(2)]
-            if p.uses_previous
-            else [self._framebuffer(size, "f1")]
-            for p in self._programs[:-1]
-        ]
-        self._write = [0] * len(self._targets)
-        self._stale = [False] * len(self._targets)
+        self._work = (max(1, round(cw * scale)), max(1, round(ch * scale)))
+        self._up = self._framebuffer(self._work, "f1")
         self._output.clear(0.0, 0.0, 0.0, 1.0)
         self._output.viewport = self._content
         self._targets_dirty = False
+
+    def _release_targets(self) -> None:
+        for chain in self._chains.values():
+            chain.release()
+        self._chains = {}
+        for name in ("_up", "_mixed", "_xfade"):
+            fbo = getattr(self, name)
+            if fbo is not None:
+                fbo.color_attachments[0].release()
+                fbo.release()
+                setattr(self, name, None)
+        self._up_key = self._present_key = None
 
     def draw(
         self,
@@ -380,49 +442,172 @@ class Display:
         time: float,
         hud: Sequence[str] | None = None,
         status: str | None = None,
+        *,
+        chain: Sequence[str] | None = None,
+        fade_from: np.ndarray | None = None,
+        fade: float = 1.0,
+        chain_from: Sequence[str] | None = None,
+        chain_fade: float = 1.0,
     ) -> dict[str, float]:
         """Upload `frame` (HxWx3, row 0 = top), run the chain, blit to the screen + HUD, and
         `status` (a few words: what is not well) small in the screen's top right corner. Neither
         the HUD nor the status mark is ever in the show output (`read_pixels`).
+
+        `chain`: this frame's programs between upscale and present (None: the display's own).
+        `fade_from`, `fade`: another frame (the outgoing model's) under this one, which weighs
+        `fade` (0 … 1, eased), each at its own aspect. `chain_from`, `chain_fade`: another
+        chain (the outgoing scene's), drawn from the same frame and dissolved under this one.
+        A read-only `frame` that is the same array as last time is not uploaded again.
 
         Returns CPU-side seconds for {"upload", "draw"}.
         """
         with self._current():
             t0 = perf_counter()
             self._upload(frame)
+            crossfading = fade_from is not None and fade < 1.0
+            if crossfading:
+                self._upload_from(fade_from)
             t1 = perf_counter()
             self._ensure_targets()
-            assert self._source_tex is not None and self._content is not None
-            source, source_size = self._source_tex, self._source_tex.size
-            content_size, work_size = self._content[2:], self._work
-            last = len(self._programs) - 1
-            for i, program in enumerate(self._programs):
-                previous = self._black
-                if i == last:
-                    target = self._output
-                elif i > 0 and program.bypassed(params):
-                    self._stale[i] = True
-                    continue
-                else:
-                    pair = self._targets[i]
-                    if self._stale[i]:  # back after a skip: start its feedback from black
-                        for fbo in pair:
-                            fbo.clear(0.0, 0.0, 0.0, 1.0)
-                        self._stale[i] = False
-                    target = pair[self._write[i]]
-                    if len(pair) == 2:
-                        previous = pair[1 - self._write[i]].color_attachments[0]
-                        self._write[i] ^= 1
-                target.use()
-                source.use(0)
-                previous.use(1)
-                size = content_size if i == last else work_size
-                program.set_uniforms(params, time, size, source_size)
-                program.vao.render(moderngl.TRIANGLES, vertices=3)
-                source, source_size = target.color_attachments[0], size
+            self._draws += 1
+            source, serial = self._source_tex, self._source_serial
+            if crossfading:
+                source, serial = self._crossfade(fade)
+            up = self._upscale(source, serial, params)
+            names = self.chain if chain is None else tuple(chain)
+            tex, serial = self._run_chain(names, up, params, time)
+            if chain_from is not None and tuple(chain_from) != names and chain_fade < 1.0:
+                old, old_serial = self._run_chain(tuple(chain_from), up, params, time)
+                tex, serial = self._dissolve(old, old_serial, tex, serial, chain_fade)
+            self._present(tex, serial, params, time)
+            self._forget_idle_chains()
             self._draw_screens(hud, status)
             t2 = perf_counter()
         return {"upload": t1 - t0, "draw": t2 - t1}
+
+    def _crossfade(self, fade: float) -> tuple[moderngl.Texture, int]:
+        """The outgoing frame under the new one at `fade`, at the new frame's size."""
+        size = self._source_tex.size
+        if self._xfade is None or self._xfade.size != size:
+            if self._xfade is not None:
+                self._xfade.color_attachments[0].release()
+                self._xfade.release()
+            self._xfade = self._framebuffer(size, "f1")
+        rect = letterbox_rect(self._from_tex.size, size)
+        self._mix_into(self._xfade, self._from_tex, self._source_tex, rect, smoothstep(fade))
+        return self._xfade.color_attachments[0], self._next_serial()
+
+    def _dissolve(
+        self, a: moderngl.Texture, a_serial: int, b: moderngl.Texture, b_serial: int, u: float
+    ) -> tuple[moderngl.Texture, int]:
+        if self._mixed is None:
+            self._mixed = self._framebuffer(self._work, "f1")
+        self._mix_into(self._mixed, a, b, (0.0, 0.0, 1.0, 1.0), smoothstep(u))
+        return self._mixed.color_attachments[0], self._next_serial()
+
+    def _mix_into(
+        self,
+        target: moderngl.Framebuffer,
+        a: moderngl.Texture,
+        b: moderngl.Texture,
+        rect: tuple[float, ...],
+        weight: float,
+    ) -> None:
+        target.use()
+        a.use(0)
+        b.use(1)
+        self._mix["u_rect"].value = rect
+        self._mix["u_weight"].value = weight
+        self._mix_vao.render(moderngl.TRIANGLES, vertices=3)
+
+    def _render(
+        self,
+        program: Program,
+        target: moderngl.Framebuffer,
+        source: moderngl.Texture,
+        previous: moderngl.Texture,
+        params: Mapping[str, float],
+        time: float,
+        size: tuple[int, int],
+    ) -> None:
+        target.use()
+        source.use(0)
+        previous.use(1)
+        program.set_uniforms(params, time, size, source.size)
+        program.vao.render(moderngl.TRIANGLES, vertices=3)
+
+    def _upscale(
+        self, source: moderngl.Texture, serial: int, params: Mapping[str, float]
+    ) -> tuple[moderngl.Texture, int]:
+        program = self._programs[FIRST_PASS]
+        key = pass_key(program, params, serial)
+        if key is None or key != self._up_key:
+            self._render(program, self._up, source, self._black, params, 0.0, self._work)
+            self._up_key, self._up_serial = key, self._next_serial()
+        return self._up.color_attachments[0], self._up_serial
+
+    def _chain_targets(self, names: tuple[str, ...]) -> ChainTargets:
+        chain = self._chains.get(names)
+        if chain is None:
+            missing = [n for n in names if n not in self._programs]
+            if missing:
+                raise ValueError(f"programs not compiled for this display: {', '.join(missing)}")
+            chain = ChainTargets.make(
+                names, self._programs, lambda dtype: self._framebuffer(self._work, dtype)
+            )
+            self._chains[names] = chain
+        chain.used = self._draws
+        return chain
+
+    def _run_chain(
+        self,
+        names: tuple[str, ...],
+        up: tuple[moderngl.Texture, int],
+        params: Mapping[str, float],
+        time: float,
+    ) -> tuple[moderngl.Texture, int]:
+        """The chain's passes from the upscaled frame: skipped where bypassed (all params at
+        their no-op values) or where nothing they read has changed."""
+        chain = self._chain_targets(names)
+        source, serial = up
+        for i, name in enumerate(names):
+            program = self._programs[name]
+            if program.bypassed(params):
+                chain.stale[i], chain.keys[i] = True, None
+                continue
+            pair = chain.targets[i]
+            if chain.stale[i]:  # back after a skip: start its feedback from black
+                for fbo in pair:
+                    fbo.clear(0.0, 0.0, 0.0, 1.0)
+                chain.stale[i] = False
+            key = pass_key(program, params, serial)
+            if key is None or key != chain.keys[i]:
+                target, previous = pair[chain.write[i]], self._black
+                if len(pair) == 2:
+                    previous = pair[1 - chain.write[i]].color_attachments[0]
+                    chain.write[i] ^= 1
+                self._render(program, target, source, previous, params, time, self._work)
+                chain.keys[i], chain.serials[i] = key, self._next_serial()
+            source, serial = chain.last_written(i), chain.serials[i]
+        return source, serial
+
+    def _present(
+        self, source: moderngl.Texture, serial: int, params: Mapping[str, float], time: float
+    ) -> None:
+        program = self._programs[LAST_PASS]
+        key = pass_key(program, params, serial)
+        if key is None or key != self._present_key:
+            self._render(
+                program, self._output, source, self._black, params, time, self._content[2:]
+            )
+            self._present_key = key
+
+    def _forget_idle_chains(self) -> None:
+        """A chain not drawn for a while gives its framebuffers back."""
+        for names, chain in list(self._chains.items()):
+            if self._draws - chain.used > IDLE_CHAIN_DRAWS:
+                chain.release()
+                del self._chains[names]
 
     def _draw_screens(self, hud: Sequence[str] | None, status: str | None) -> None:
         """The program window (or headless screen), then the preview: the operator's view
@@ -676,17 +861,20 @@ class Display:
         errors: list[str] = []
         with self._current():
             assert self._ctx is not None
-            for i, old in enumerate(self._programs):
+            for name, old in list(self._programs.items()):
                 try:
-                    new = compile_program(self._ctx, old.name, self.shader_dir)
+                    new = compile_program(self._ctx, name, self.shader_dir)
                 except ShaderError as e:
-                    log.warning("shader reload failed, keeping the old %s:\n%s", old.name, e)
+                    log.warning("shader reload failed, keeping the old %s:\n%s", name, e)
                     errors.append(str(e))
                     continue
                 if new.uses_previous != old.uses_previous:
                     self._targets_dirty = self._content is not None
                 old.release()
-                self._programs[i] = new
+                self._programs[name] = new
+            self._up_key = self._present_key = None  # draw everything anew
+            for chain in self._chains.values():
+                chain.keys = [None] * len(chain.keys)
         self._update_specs()
         return errors
 
@@ -727,18 +915,19 @@ class Display:
         if self._readback is not None:
             self._readback.release()
             self._readback = None
-        for program in self._programs:
+        for program in self._programs.values():
             program.release()
-        self._programs = []
-        fbos = [fbo for pair in self._targets for fbo in pair]
-        fbos += [self._output, self._screen]
-        for fbo in fbos:
+        self._programs = {}
+        self._release_targets()
+        for fbo in (self._output, self._screen):
             if fbo is not None:
                 fbo.color_attachments[0].release()
                 fbo.release()
-        self._targets = []
         for obj in (
             self._source_tex,
+            self._from_tex,
+            self._mix_vao,
+            self._mix,
             self._hud_tex,
             self._mark_tex,
             self._overlay_tex,

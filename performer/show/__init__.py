@@ -23,6 +23,7 @@ from performer.show.presets import append_table
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SHADER_DIR = PROJECT_ROOT / "shaders"
+FIRST_PASS, LAST_PASS = "upscale", "present"  # every chain's implicit first and last programs
 DEFAULT_SHOW = PROJECT_ROOT / "show.toml"
 
 _MISSING = object()
@@ -84,6 +85,7 @@ class Scene:
     face: str | None = None  # its face mapping set; None: [face] mapping; "": none (show_face)
     mix: str | None = None  # StyleGAN style mixing: the scene whose latent gives the fine layers
     audio: str | None = None  # its audio mapping set; None: the default set; "": none (show/audio)
+    chain: tuple[str, ...] | None = None  # its own shader chain; None: the show's [shaders]
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,19 @@ class Show:
 
     def model(self, name: str) -> ModelSpec:
         return next(m for m in self.models if m.name == name)
+
+    def scene_chain(self, scene: Scene) -> tuple[str, ...]:
+        """The shader chain a scene plays through: its own, else the show's."""
+        return self.chain if scene.chain is None else scene.chain
+
+    @property
+    def programs(self) -> tuple[str, ...]:
+        """Every program some scene's chain runs, the first and last passes included."""
+        names = dict.fromkeys((FIRST_PASS, *self.chain))
+        for scene in self.scenes:
+            names.update(dict.fromkeys(scene.chain or ()))
+        names[LAST_PASS] = None
+        return tuple(names)
 
     def scene_index(self, name: str) -> int:
         return next(i for i, s in enumerate(self.scenes) if s.name == name)
@@ -344,28 +359,14 @@ def show_from_dict(
     r.unknown(sh, "shaders", {"dir", "chain", "params"})
     shader_dir_name = r.get(sh, "shaders", "dir", "string", None)
     shader_dir = (base / shader_dir_name).resolve() if shader_dir_name else DEFAULT_SHADER_DIR
-    chain: list[str] = []
-    raw_chain = sh.get("chain", ["grade", "trails"])
-    if not isinstance(raw_chain, list):
-        r.problem(
-            "shaders.chain", f"expected an array of program names, got {_describe(raw_chain)}"
-        )
-        raw_chain = []
-    for i, name in enumerate(raw_chain):
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w\-]*", name):
-            r.problem(
-                f"shaders.chain[{i}]",
-                f"expected a program name (a file stem in {shader_dir}), got {_describe(name)}",
-            )
-        else:
-            chain.append(name)
+    chain = read_chain(r, sh.get("chain", ["grade", "trails"]), "shaders.chain", shader_dir)
     params = r.params(sh.get("params", {}), "shaders.params")
 
     raw_scenes = data.get("scenes", [])
     if not isinstance(raw_scenes, list) or not raw_scenes:
         r.problem("scenes", "a show needs at least one [[scenes]] table")
         raw_scenes = []
-    scenes = [_scene(r, sc, i, model_names) for i, sc in enumerate(raw_scenes)]
+    scenes = [_scene(r, sc, i, model_names, shader_dir) for i, sc in enumerate(raw_scenes)]
     names = [s.name for s in scenes]
     for n in sorted({n for n in names if names.count(n) > 1}):
         r.problem(
@@ -448,10 +449,32 @@ def show_from_dict(
     )
 
 
-def _scene(r: _Reader, sc: Any, i: int, model_names: list[str]) -> Scene:
+def read_chain(r: _Reader, raw: Any, path: str, shader_dir: Path) -> tuple[str, ...]:
+    """A shader chain: an array of program names (file stems in the shader folder)."""
+    if not isinstance(raw, list):
+        r.problem(path, f"expected an array of program names, got {_describe(raw)}")
+        return ()
+    chain: list[str] = []
+    for i, name in enumerate(raw):
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w\-]*", name):
+            r.problem(
+                f"{path}[{i}]",
+                f"expected a program name (a file stem in {shader_dir}), got {_describe(name)}",
+            )
+        elif name in (FIRST_PASS, LAST_PASS):
+            r.problem(f"{path}[{i}]", f"{name!r} is always in the chain (first/last pass)")
+        else:
+            chain.append(name)
+    return tuple(chain)
+
+
+def _scene(
+    r: _Reader, sc: Any, i: int, model_names: list[str], shader_dir: Path = DEFAULT_SHADER_DIR
+) -> Scene:
     p = f"scenes[{i}]"
     sc = r.table(sc, p)
     keys = {"name", "model", "seed", "z", "drift", "fade", "params", "face", "mix", "audio"}
+    keys.add("chain")
     r.unknown(sc, p, keys)
     name = r.get(sc, p, "name", "string", f"scene {i + 1}")
     model = r.get(sc, p, "model", "string", model_names[0] if model_names else "")
@@ -487,7 +510,8 @@ def _scene(r: _Reader, sc: Any, i: int, model_names: list[str]) -> Scene:
     mix = r.get(sc, p, "mix", "string", None)
     face = read_scene_face(r, sc, p)
     audio = read_scene_audio(r, sc, p)
-    return Scene(name, model, seed, z, drift, fade, params, face, mix, audio)
+    chain = read_chain(r, sc["chain"], f"{p}.chain", shader_dir) if "chain" in sc else None
+    return Scene(name, model, seed, z, drift, fade, params, face, mix, audio, chain)
 
 
 def _check_mix(r: _Reader, scenes: list[Scene], names: list[str], where: str) -> None:

@@ -77,9 +77,9 @@ def test_a_failing_generator_holds_the_last_frame_and_says_so(tmp_path, caplog):
     drawn: list[tuple[float, float, bool]] = []  # (show time, image mean, failing)
     draw = stage.display.draw
 
-    def recording_draw(image, params, t, hud=None, status=None):
+    def recording_draw(image, params, t, hud=None, status=None, **kw):
         drawn.append((t, float(image.mean()), flaky.failing))
-        return draw(image, params, t, hud, status)
+        return draw(image, params, t, hud, status, **kw)
 
     stage.display.draw = recording_draw
     timers = [threading.Timer(0.8, setattr, (flaky, "failing", True))]

@@ -431,3 +431,30 @@ def test_rehearsal_stays_where_you_put_it(tmp_path):
         assert stage.controller.scene.name == "rest"  # it runs again
     finally:
         stage.close()
+
+
+def test_scenes_with_their_own_chains_dissolve(tmp_path):
+    """Scene "rest" plays through posterize alone: after its fade the picture is posterized
+    (few levels); halfway through, both chains are drawn and blended."""
+    show = tiny_show(
+        tmp_path,
+        chain='["grade"]',
+        extra='chain = ["posterize"]\nparams = { "posterize.levels" = 2.0 }\n',
+    )
+    stage = open_stage(show)
+    try:
+        stage.opts.frames = 2
+        stage.run()
+        assert stage.display._chains.keys() == {("grade",)}
+        stage.controller.apply(Cue("scene", ("rest",)))
+        stage.opts.frames = 15  # half of the 1 s fade
+        stage.run()
+        assert set(stage.display._chains) == {("grade",), ("posterize",)}
+        assert stage._run_state.chain_from == ("grade",)
+        stage.opts.frames = 30
+        stage.run()
+        assert stage._run_state.chain_from is None
+        after = stage.display.read_pixels()
+        assert len(np.unique(after.reshape(-1, 3) // 8, axis=0)) <= 9  # 2 levels a channel
+    finally:
+        stage.close()

@@ -206,15 +206,19 @@ def test_trails_keep_some_of_the_previous_frame() -> None:
 def test_textures_and_framebuffers_are_reused(display: Display) -> None:
     frame = quadrants()
     display.draw(frame, {}, 0.0)
-    texture, targets = display._source_tex, [list(p) for p in display._targets]
+
+    def fbos() -> list:
+        return [display._up, *(list(p) for p in display._chains[display.chain].targets)]
+
+    texture, targets = display._source_tex, fbos()
     for i in range(3):
         display.draw(np.roll(frame, i, axis=1), {}, i / 60)
         assert display._source_tex is texture
-        assert [list(p) for p in display._targets] == targets
+        assert fbos() == targets
     assert len(targets[-1]) == 2  # trails reads its previous output: a ping-pong pair
     display.draw(quadrants(128, 128), {}, 1.0)  # same aspect, new size: new texture only
     assert display._source_tex is not texture and display._source_tex.size == (128, 128)
-    assert [list(p) for p in display._targets] == targets
+    assert fbos() == targets
 
 
 def test_hud_in_screen_not_in_output(display: Display) -> None:
@@ -561,3 +565,59 @@ def test_preview_of_the_program_size_under_xvfb(xvfb: str) -> None:
         assert diff(preview[90, 40], BLUE).max() <= 2  # right way up
         assert not np.array_equal(preview[:20], picture[:20])
         d.present()
+
+
+def test_a_repeated_read_only_frame_draws_nothing_again() -> None:
+    """The same read-only image with static passes and unchanged params: no pass is drawn
+    again (their inputs did not change) and the output stays; a writeable array that changed
+    in place, or a new parameter value, is drawn."""
+    with make_display(["grade", "posterize"]) as d:
+        frame = gradient()
+        frame.flags.writeable = False
+        params = {"posterize.levels": 4.0}
+        d.draw(frame, params, 0.0)
+        first, drawn = d.read_pixels(), d._serial
+        for i in range(3):
+            d.draw(frame, params, (i + 1) / 60)
+        assert d._serial == drawn  # nothing drawn, nothing uploaded
+        assert np.array_equal(d.read_pixels(), first)
+        d.draw(frame, {"posterize.levels": 8.0}, 0.1)  # a parameter moved: drawn again
+        assert d._serial > drawn and not np.array_equal(d.read_pixels(), first)
+        mutable = gradient()
+        d.draw(mutable, params, 0.2)
+        mutable[:] = 0  # the caller may change a writeable array: it is uploaded again
+        d.draw(mutable, params, 0.3)
+        assert d.read_pixels().max() == 0
+
+
+def test_chains_change_per_frame_and_dissolve() -> None:
+    """A scene's own chain: drawn as asked; during a fade from another chain both are drawn
+    from the same frame and blended (eased), at the end only the new one."""
+    posterized, plain = {"posterize.levels": 2.0}, {}
+    frame = gradient()
+    with make_display([], chains=[["posterize"]]) as d:
+        d.draw(frame, posterized, 0.0, chain=["posterize"])
+        a = d.read_pixels().astype(float)
+        d.draw(frame, posterized, 0.0, chain=[])
+        b = d.read_pixels().astype(float)
+        assert np.abs(a - b).mean() > 5  # the chains differ
+        d.draw(frame, posterized, 0.0, chain=[], chain_from=["posterize"], chain_fade=0.0)
+        assert np.abs(d.read_pixels() - a).max() <= 1  # fade 0: the old chain alone
+        d.draw(frame, posterized, 0.0, chain=[], chain_from=["posterize"], chain_fade=0.5)
+        assert np.abs(d.read_pixels() - (a + b) / 2).max() <= 1.5  # eased 0.5 is 0.5
+        d.draw(frame, plain, 0.0, chain=[], chain_from=["posterize"], chain_fade=1.0)
+        assert np.abs(d.read_pixels() - b).max() <= 1
+        with pytest.raises(ValueError, match="not compiled"):
+            d.draw(frame, plain, 0.0, chain=["kaleido"])
+
+
+def test_an_idle_chain_gives_its_framebuffers_back() -> None:
+    from performer.render.display import IDLE_CHAIN_DRAWS
+
+    with make_display(["grade"], chains=[["trails"]]) as d:
+        frame = gradient()
+        d.draw(frame, {"trails.decay": 0.5}, 0.0, chain=["trails"])
+        assert ("trails",) in d._chains
+        for i in range(IDLE_CHAIN_DRAWS + 2):
+            d.draw(frame, {}, i / 60)
+        assert ("trails",) not in d._chains and ("grade",) in d._chains

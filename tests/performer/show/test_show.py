@@ -103,3 +103,16 @@ def test_presets_are_saved_beside_and_loaded_back(tmp_path):
     assert [s.name for s in again.scenes] == ["one", "two", "preset 1", "preset 2"]
     assert again.scenes[2].z == (0.25, 1.5) and again.scenes[2].params == {"grade.gamma": 1.2}
     assert again.cues == (0, 1)
+
+
+def test_a_scene_may_have_its_own_chain(tmp_path):
+    text = GOOD.replace('name = "two"', 'name = "two"\nchain = ["kaleido", "bloom"]')
+    show = load_show(write(tmp_path, text))
+    one, two = show.scenes
+    assert one.chain is None and show.scene_chain(one) == ("grade", "trails")
+    assert two.chain == ("kaleido", "bloom") and show.scene_chain(two) == ("kaleido", "bloom")
+    assert show.programs == ("upscale", "grade", "trails", "kaleido", "bloom", "present")
+    bad = GOOD.replace('name = "two"', 'name = "two"\nchain = ["present", 3]')
+    found = problems(tmp_path, bad)
+    assert any(p.startswith("scenes[1].chain[0]") and "always in the chain" in p for p in found)
+    assert any(p.startswith("scenes[1].chain[1]") and "program name" in p for p in found)

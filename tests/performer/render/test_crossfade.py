@@ -1,13 +1,25 @@
-"""The image-space crossfade between models keeps the outgoing picture's aspect: placed in the
-incoming frame as large as fits, centred, black bars around it (as the display letterboxes),
-never stretched."""
+"""The image-space crossfade between models, blended on the GPU from two textures, keeps the
+outgoing picture's aspect: placed in the incoming frame as large as fits, centred, black bars
+around it (as the display letterboxes), never stretched."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from performer.stage import crossfade
+from performer.render.display import Display
+from performer.show import DEFAULT_SHADER_DIR
+
+NEAREST = {"upscale.filter": 0.0}  # output = frame size, nearest: the crossfade's own pixels
+
+
+def crossfade(a: np.ndarray, b: np.ndarray, u: float) -> np.ndarray:
+    """b over a at u, as the display draws it (no effects), read back from the output."""
+    h, w = b.shape[:2]
+    with Display(width=w, height=h, chain=[], shader_dir=DEFAULT_SHADER_DIR, headless=True) as d:
+        d.draw(b, NEAREST, 0.0, fade_from=a, fade=u)
+        return d.read_pixels()
+
 
 RED, BLUE, GREEN = (255, 0, 0), (0, 0, 255), (0, 160, 64)
 
