@@ -10,9 +10,12 @@ import logging
 import math
 import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
+from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
 
 from performer.core.health import OK, PartHealth
@@ -99,15 +102,44 @@ def faceosc_messages(
     return msgs
 
 
-def encode(address: str, args: Sequence[object]) -> bytes:
+def message(address: str, args: Sequence[object]) -> OscMessage:
     b = OscMessageBuilder(address)
     for a in args:
         b.add_arg(a)
+    return b.build()
+
+
+def encode(address: str, args: Sequence[object]) -> bytes:
+    return message(address, args).dgram
+
+
+def bundle(messages: Sequence[OscMessage]) -> bytes:
+    """Messages in one OSC bundle, to be acted on at once (timetag "immediately")."""
+    b = OscBundleBuilder(IMMEDIATELY)
+    for m in messages:
+        b.add_content(m)
     return b.build().dgram
 
 
+MAX_DATAGRAM = 8192  # bytes; well under UDP's limit and what Max's udpreceive takes at once
+
+
+def _parts(messages: list[OscMessage]) -> Iterator[list[OscMessage]]:
+    part: list[OscMessage] = []
+    size = 16  # "#bundle\0" + timetag
+    for m in messages:
+        if part and size + 4 + m.size > MAX_DATAGRAM:
+            yield part
+            part, size = [], 16
+        part.append(m)
+        size += 4 + m.size
+    if part:
+        yield part
+
+
 class Feedback:
-    """Sends the stage's state to `host:port` over UDP; never blocks, never raises on send."""
+    """Sends the stage's state to `host:port` over UDP; never blocks, never raises on send.
+    Inside `frame()`, what is sent goes out at its end as one datagram (an OSC bundle)."""
 
     def __init__(
         self,
@@ -129,19 +161,41 @@ class Feedback:
         self._sock.setblocking(False)
         self._last: dict[str, tuple] = {}
         self._fps_at = clock()
-        self.sent = 0
+        self.sent = 0  # messages
+        self.datagrams = 0
         self.failed = 0
+        self._batch: list[OscMessage] | None = None
         self._log = RateLimitedLog(log, interval=5.0)
 
     def send(self, address: str, *args: object) -> None:
         if self._sock is None:
             return
+        if self._batch is not None:
+            self._batch.append(message(address, args))
+            return
+        self._send(encode(address, args), 1)
+
+    def _send(self, dgram: bytes, count: int) -> None:
         try:
-            self._sock.sendto(encode(address, args), self.target)
-            self.sent += 1
+            self._sock.sendto(dgram, self.target)
+            self.sent += count
+            self.datagrams += 1
         except (OSError, ValueError) as e:  # nobody listening, buffer full, bad host
-            self.failed += 1
+            self.failed += count
             self._log.warning("send", f"OSC feedback to {self.target[0]}:{self.target[1]}: {e}")
+
+    @contextmanager
+    def frame(self) -> Iterator[None]:
+        """Collect what is sent inside into one datagram: a bundle (one message alone goes as
+        it is), split where it would pass MAX_DATAGRAM bytes."""
+        self._batch = batch = []
+        try:
+            yield
+        finally:
+            self._batch = None
+            if self._sock is not None:
+                for part in _parts(batch):
+                    self._send(part[0].dgram if len(part) == 1 else bundle(part), len(part))
 
     def changed(self, address: str, *args: object) -> None:
         """Send only when the value differs from the last sent at this address."""
@@ -217,18 +271,19 @@ class FeedbackOutput:
         pass
 
     def present(self, frame: Any) -> None:
-        info = frame.info
-        self.feedback.state(
-            info["scene"],
-            info["scene_name"],
-            info["cue"],
-            tempo=info["tempo"],
-            blackout=info["blackout"],
-            record=info["record"],
-        )
-        self.feedback.fps(info["fps"])
-        self.feedback.face(info["face_present"], info["face_features"])
-        self.feedback.audio(info.get("audio"))
+        info, fb = frame.info, self.feedback
+        with fb.frame():  # one datagram a frame
+            fb.state(
+                info["scene"],
+                info["scene_name"],
+                info["cue"],
+                tempo=info["tempo"],
+                blackout=info["blackout"],
+                record=info["record"],
+            )
+            fb.fps(info["fps"])
+            fb.face(info["face_present"], info["face_features"])
+            fb.audio(info.get("audio"))
 
     def send(self, address: str, *args: object) -> None:
         self.feedback.send(address, *args)

@@ -4,7 +4,7 @@ import math
 import socket
 
 import pytest
-from pythonosc.osc_message import OscMessage
+from pythonosc.osc_packet import OscPacket
 
 from performer.outputs.feedback import (
     AUDIO_FEATURES,
@@ -38,13 +38,19 @@ def listener():
     s.close()
 
 
-def received(s: socket.socket, wait: float = 0.3) -> list[tuple[str, list]]:
+def received(
+    s: socket.socket, wait: float = 0.3, datagrams: list | None = None
+) -> list[tuple[str, list]]:
+    """Every message that reached `s` (bundles opened), in order; `datagrams` collects how
+    many messages each datagram held."""
     out = []
     s.settimeout(wait)
     try:
         while True:
-            m = OscMessage(s.recv(65535))
-            out.append((m.address, m.params))
+            packet = OscPacket(s.recv(65535))
+            out += [(m.message.address, m.message.params) for m in packet.messages]
+            if datagrams is not None:
+                datagrams.append(len(packet.messages))
     except (TimeoutError, BlockingIOError):
         return out
 
@@ -140,3 +146,23 @@ def test_nobody_listening_never_raises():
         fb.send("/stage/fps", 60.0)
     fb.close()
     fb.send("/stage/fps", 60.0)  # after close: ignored
+
+
+def test_a_frame_is_one_datagram(listener):
+    """Through the output, a frame's scene, fps, face features and FaceOSC messages (~25)
+    leave as one OSC bundle, not a datagram each."""
+    fb = Feedback(*listener.getsockname(), face_features=True, faceosc=True)
+    out = FeedbackOutput(fb)
+    info = {"scene": 0, "scene_name": "a", "cue": 0, "tempo": 120.0, "blackout": 0}
+    info |= {"record": 0, "fps": 60.0, "face_present": True, "face_features": FACE}
+    datagrams: list[int] = []
+    got = []
+    try:
+        for _ in range(5):
+            out.present(type("Frame", (), {"info": info})())
+            got += received(listener, 0.05, datagrams)
+    finally:
+        out.close()
+    assert len(datagrams) == 5 and min(datagrams) > 20  # one bundle a frame
+    assert fb.datagrams == 5 and fb.sent == sum(datagrams)
+    assert [a for a, _ in got].count("/stage/face/mouth_open") == 5

@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import OscMessageBuilder
+from pythonosc.osc_packet import OscPacket
 
 from models.checkpoint import save_checkpoint
 from models.dcgan import DCGANConfig, Generator
@@ -189,8 +189,8 @@ def test_a_scene_cue_over_udp_changes_the_recording_and_is_fed_back(tmp_path, li
     got = []
     while True:
         try:
-            m = OscMessage(listener.recv(65535))
-            got.append((m.address, m.params))
+            packet = OscPacket(listener.recv(65535))  # a frame's messages: one bundle
+            got += [(m.message.address, m.message.params) for m in packet.messages]
         except BlockingIOError:
             break
     assert ("/stage/scene", [0, "wander"]) in got and ("/stage/scene", [1, "rest"]) in got
