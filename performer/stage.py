@@ -1,7 +1,9 @@
 """The render loop: keys → control → latent → engine → display → (recording), once a frame.
 
 Real time: the engine decodes on its worker and the loop shows the newest finished frame,
-paced to the show's fps, counting frames that miss their deadline. Offline: a fixed time
+paced by one clock (performer/core/pacer.py: vsync where it paces, else the loop's deadline)
+every refresh or every 2nd/3rd — the Scheduler's choice by measurement, for the most new
+images — counting frames that miss their deadline. Offline: a fixed time
 step and one decode per frame, for exact renders. Every exit path closes the recording.
 """
 
@@ -21,6 +23,7 @@ from performer.core.control import Controller, Cue
 from performer.core.frame_stats import FrameStats
 from performer.core.health import DEGRADED, FAILED, OK, Health, PartHealth, where_raised
 from performer.core.latent import orthonormal_directions
+from performer.core.pacer import Pacer, Plan, Scheduler, plans
 from performer.core.watchdog import ShutdownGuard, StallWatch
 from performer.engine.worker import Engine, open_model
 from performer.inputs import Inputs, Reading
@@ -68,6 +71,7 @@ class RunOptions:
     preview: bool = False  # --preview: the operator's window even with one monitor
     midi: str | None = None  # --midi FILE|PORT: MIDI in (over the show's [midi] port)
     audio: str | None = None  # --audio FILE|DEVICE: sound in (over the show's [audio] source)
+    present_every: int | None = None  # present every Nth refresh; None: chosen by measurement
 
 
 STALL_S = 0.25  # no frame presented for this long (real time) is a stall, logged with its cause
@@ -75,49 +79,6 @@ HEALTH_EVERY = 0.25  # seconds between polls of every part's health
 FEEDBACK_EVERY = 1.0  # seconds between OSC health reports (changes go at once)
 FAILING_S = 5.0  # every frame raising for this long (and 10 frames at least) ends the show
 DISK_LOW_MB = (64, 512)  # free space where recordings go: failed below, degraded below
-
-
-class ThreadTuner:
-    """Picks torch's thread count under the show's real load (GL, face, camera all running):
-    each candidate gets a short slice of the show's first seconds; the winner misses the fewest
-    frames, then decodes the most new images per second. Frames are shown as usual meanwhile."""
-
-    def __init__(self, engine: Engine, candidates: list[int], slice_s: float = 0.75) -> None:
-        self.engine, self.candidates, self.slice_s = engine, list(candidates), slice_s
-        self.results: dict[int, tuple[int, float]] = {}
-        self.index = -1
-        self.started = 0.0
-        self.fresh0 = self.missed0 = 0
-
-    @property
-    def done(self) -> bool:
-        return self.index >= len(self.candidates)
-
-    def update(self, now: float, stats: FrameStats) -> None:
-        if self.done:
-            return
-        if self.index >= 0 and now - self.started < self.slice_s:
-            return
-        if self.index >= 0:
-            n = self.candidates[self.index]
-            self.results[n] = (
-                stats.missed - self.missed0,
-                (stats.fresh - self.fresh0) / (now - self.started),
-            )
-        self.index += 1
-        if self.done:
-            best = min(
-                self.results, key=lambda n: (max(self.results[n][0], 1), -self.results[n][1])
-            )
-            self.engine.use_threads(best)
-            self.engine.warmup["tuned"] = {
-                n: {"missed": m, "images_per_s": round(r, 1)} for n, (m, r) in self.results.items()
-            }
-            self.engine.warmup["threads"] = best
-            log.info("engine threads under load: %d (%s)", best, self.engine.warmup["tuned"])
-            return
-        self.engine.use_threads(self.candidates[self.index])
-        self.started, self.fresh0, self.missed0 = now, stats.fresh, stats.missed
 
 
 class Stage:
@@ -142,6 +103,8 @@ class Stage:
         self._health_at = self._feedback_at = -1e9
         self._disk: tuple[float, PartHealth] | None = None
         self._run_state: _Run | None = None
+        self._hud_fresh: tuple[float, int] = (0.0, 0)  # (show time, fresh count) at the last HUD
+        self._fresh_rate = 0.0
         try:
             self._open()
         except BaseException:
@@ -424,10 +387,18 @@ class Stage:
             p50 = work[len(work) // 2] * 1000 if work else 0.0
             p99 = work[int(len(work) * 0.99)] * 1000 if work else 0.0
             fps = st.recent_fps()
+            t0, fresh0 = self._hud_fresh
+            if t > t0:
+                self._fresh_rate = (st.fresh - fresh0) / (t - t0)
+            self._hud_fresh = (t, st.fresh)
             scene = c.scene
+            r = self._run_state
+            every = r.pacer.divisor if r is not None else 1
             self._hud = [
                 f"{self.show.title}",
-                f"{fps:5.1f} fps  frame {p50:4.1f} / p99 {p99:4.1f} ms  missed {st.missed}",
+                f"new images {self._fresh_rate:4.1f}/s  {fps:5.1f} fps"
+                + (f" (every {every} refreshes)" if every > 1 else "")
+                + f"  frame {p50:4.1f} / p99 {p99:4.1f} ms  missed {st.missed}",
                 f"cue {c.cue_index + 1}/{len(self.show.cues)}  scene {c.scene_index + 1} "
                 f"'{scene.name}'  model {scene.model}"
                 + ("  [drift frozen]" if c.latent.frozen else "")
@@ -539,19 +510,25 @@ class Stage:
         if limit_frames is None and self.performance is not None:
             limit_frames = round(self.performance.end * fps) + 1
         engine, c = self.engine, self.controller
-        tuner = None
+        pacer = Pacer(fps, vsync_paces=self.display.vsync_paces)
         if not opts.offline:
             engine.start()
-            candidates = engine.warmup.get("candidates", [])
-            if opts.threads is None and len(candidates) > 1:
-                tuner = ThreadTuner(engine, candidates)
         image = engine.decode(c.model, c.latent.z(), style=c.style())
         if image is None:  # the generator fails from the start: black until it recovers
             image = self._shown[1] if self._shown else np.zeros((64, 64, 3), np.uint8)
         # the model on screen and its last image (kept across runs: a cue may come between)
         shown_model, previous_image = self._shown or (c.model, image)
         start = time.perf_counter()
-        r = self._run_state = _Run(1.0 / fps, start, image, shown_model, previous_image, tuner)
+        r = self._run_state = _Run(1.0 / fps, start, image, shown_model, previous_image, pacer)
+        if not opts.offline:
+            r.scheduler = self._scheduler(pacer)
+            log.info(
+                "playing at %g fps (%s); %d schedule(s) to compare once the show settles",
+                fps,
+                "vsync paces" if pacer.vsync_paces else "the loop keeps the time",
+                len(r.scheduler.candidates),
+            )
+        pacer.start(start)
         r.shown_chain = self._shown_chain = self._shown_chain or self.show.scene_chain(c.scene)
         progress_at = start
         self.stall.threshold = 5.0 if opts.offline else STALL_S
@@ -578,16 +555,49 @@ class Stage:
         summary["seconds"] = round(time.perf_counter() - start, 3)
         summary["show_seconds"] = round(r.t, 3)
         summary["frame_errors"] = r.errors
+        if r.scheduler is not None:
+            summary["schedule"] = r.scheduler.summary()
         if self.recorder:
             summary["recorded_frames"] = self.recorder.frames_written
         summary["health"] = self.health.snapshot()
         return summary
 
+    def _scheduler(self, pacer: Pacer) -> Scheduler:
+        """The plans the loop compares: the engine's thread counts (or --threads) × present
+        divisors (or --present-every)."""
+        engine, opts = self.engine, self.opts
+        threads = [opts.threads] if opts.threads else engine.warmup.get("candidates") or []
+        candidates = plans(
+            sorted(threads or [engine.threads]), pacer.fps, engine.device.type == "cuda"
+        )
+        if opts.present_every:
+            candidates = [Plan(p.threads, opts.present_every) for p in candidates]
+            candidates = list(dict.fromkeys(candidates))
+
+        def apply(plan: Plan) -> None:
+            if plan.threads != engine.threads:
+                engine.use_threads(plan.threads)
+            if plan.divisor != pacer.divisor:
+                pacer.divisor = plan.divisor
+                self.stats.budget = pacer.interval
+                self.display.set_swap_interval(plan.divisor)
+
+        return Scheduler(candidates, apply)
+
+    def _settled(self, r: _Run) -> bool:
+        """The moment to compare plans: the first fade over and the face tracker running (or
+        5 s in, whatever a missing camera does)."""
+        t = r.t
+        if t < 1.0 or self.controller.latent.fade_progress < 1.0:
+            return t > 5.0
+        tracker = getattr(self.face, "tracker", None)
+        return tracker is None or len(tracker.times) > 0 or t > 5.0
+
     def _frame(self, r: _Run) -> bool:
         """One frame: inputs → cues → latent → decode → draw → record → present → pace.
         False when a cue or the window asks the show to end."""
         opts, engine, display, c = self.opts, self.engine, self.display, self.controller
-        budget = r.budget
+        budget = r.budget if opts.offline else r.pacer.interval
         top = time.perf_counter()
         self.poll_health(top)
         if opts.offline:
@@ -620,7 +630,7 @@ class Stage:
             # Show this frame's own latent when its decode fits: wait for it, but only
             # until the time the rest of the frame needs before its present deadline.
             t0 = time.perf_counter()
-            finish_by = r.deadline + budget - self.stats.rest_estimate() - 0.001
+            finish_by = r.pacer.deadline + budget - self.stats.rest_estimate() - 0.001
             latest = engine.wait_for(r.frame, finish_by)
             infer = time.perf_counter() - t0
             if latest is not None and latest.model != c.model:
@@ -632,6 +642,7 @@ class Stage:
                     r.last_stamp = latest.stamp
         if c.model != r.shown_model:  # another model: crossfade in image space (on the GPU)
             r.xfade_from, r.shown_model = r.previous_image, c.model
+            r.model_changed = True
         chain = self.show.scene_chain(c.scene)
         if chain != r.shown_chain:  # another scene's chain: dissolve from the old one
             r.chain_from, r.shown_chain = r.shown_chain, chain
@@ -641,6 +652,9 @@ class Stage:
         u = c.latent.fade_progress
         if u >= 1.0:
             r.xfade_from = r.chain_from = None
+            if r.model_changed and r.scheduler is not None:  # its decode costs differ
+                r.scheduler.restart()
+            r.model_changed = False
         status = self.health.mark() if self.show.output.status else None
         timings = display.draw(
             image,
@@ -670,14 +684,11 @@ class Stage:
         r.prev_present = now
         r.frame += 1
         r.failing = 0
-        if r.tuner is not None and r.frame > 10:
-            r.tuner.update(now, self.stats)
+        if r.scheduler is not None:
+            st = self.stats
+            r.scheduler.update(now, st.fresh, r.frame, st.missed, self._settled(r))
         if not opts.offline:
-            r.deadline += budget
-            if r.deadline < now - budget:  # fell behind: do not try to catch up in a burst
-                r.deadline = now
-            elif r.deadline > now:
-                time.sleep(r.deadline - now)
+            r.pacer.wait(now)
         return True
 
     def _frame_info(self, r: _Run, **timings: float | None) -> dict:
@@ -795,21 +806,22 @@ class _Run:
     image: np.ndarray  # the newest good image
     shown_model: str
     previous_image: np.ndarray
-    tuner: ThreadTuner | None = None
+    pacer: Pacer
+    scheduler: Scheduler | None = None
+    model_changed: bool = False  # → the scheduler compares again when the fade is over
     xfade_from: np.ndarray | None = None
     shown_chain: tuple[str, ...] = ()  # the shader chain on screen
     chain_from: tuple[str, ...] | None = None  # the chain it dissolves from
     last_stamp: int = -1
     t: float = 0.0
     frame: int = 0
-    deadline: float = 0.0
     prev_present: float = 0.0
     errors: int = 0  # frames that raised
     failing: int = 0  # … in a row
     failed_at: set = field(default_factory=set)  # where they raised (logged once each)
 
     def __post_init__(self) -> None:
-        self.deadline = self.prev_present = self.start
+        self.prev_present = self.start
 
 
 def _keep(image: np.ndarray) -> np.ndarray:

@@ -119,4 +119,8 @@ class FrameStats:
             "missed_pct": round(100 * self.missed / max(n + self.missed, 1), 3),
             "over_75pct_budget": int((self.busy.values() > 0.75 * self.budget).sum()),
             "fresh_pct": round(100 * self.fresh / max(n, 1), 1),
+            # new images shown per second: what the audience sees move (fps counts presents)
+            "fresh_per_s": round(self.fresh / self.interval.total, 2)
+            if self.interval.total > 0
+            else 0.0,
         }

@@ -225,6 +225,10 @@ class Display:
         self._preview_vao: moderngl.VertexArray | None = None  # VAOs are not shared
         self._preview_size = (0, 0)
         self.program_status = program_status  # may be changed between frames
+        # whether the program window's swap waits for the display (measured when it opens):
+        # then the swap is the loop's clock (performer/core/pacer.py)
+        self.vsync_paces = False
+        self.swap_interval = 1 if vsync else 0
         if headless and preview is not None:
             log.debug("headless: no preview window")
             preview = None
@@ -240,6 +244,7 @@ class Display:
                     self._open_preview(f"{title} (preview)", preview)
             if fullscreen:
                 self.toggle_fullscreen()
+            self.vsync_paces = self._measure_vsync() if vsync and not headless else False
             if self._preview is not None:
                 glfw.focus_window(self._preview)  # where the operator types
         except BaseException:
@@ -271,6 +276,36 @@ class Display:
         glfw.swap_interval(1 if vsync else 0)
         glfw.set_key_callback(self._window, self._on_key)
         return preview
+
+    def _measure_vsync(self, swaps: int = 8) -> bool:
+        """Whether swapping the program window waits for the display's refresh: time a few
+        swaps against the monitor's rate (a virtual screen or a driver with vsync off returns
+        at once)."""
+        monitor = glfw.get_window_monitor(self._window) or glfw.get_primary_monitor()
+        mode = glfw.get_video_mode(monitor) if monitor else None
+        refresh = float(mode.refresh_rate) if mode and mode.refresh_rate else 60.0
+        with self._current():
+            stamps = []
+            for _ in range(swaps):
+                glfw.swap_buffers(self._window)
+                stamps.append(perf_counter())
+        waited = float(np.median(np.diff(stamps[2:]))) if len(stamps) > 3 else 0.0
+        paces = waited >= 0.5 / refresh
+        log.info(
+            "vsync %s: a swap took %.1f ms at %.2f Hz",
+            "paces the loop" if paces else "does not wait here; the loop keeps the time",
+            waited * 1000,
+            refresh,
+        )
+        return paces
+
+    def set_swap_interval(self, interval: int) -> None:
+        """Present every `interval`-th refresh (where vsync paces the loop); else no-op."""
+        if self._window is None or not self.vsync_paces or interval == self.swap_interval:
+            return
+        with self._current():
+            glfw.swap_interval(interval)
+        self.swap_interval = interval
 
     @staticmethod
     def _monitor_count() -> int:

@@ -1,5 +1,5 @@
 """The engine with a fake generator: latest request wins, errors are values and recover, a dead
-worker is restarted (with a limit), and the thread tuner picks by what the show measured."""
+worker is restarted (with a limit). (Thread counts are chosen by performer/core/pacer.py.)"""
 
 from __future__ import annotations
 
@@ -14,10 +14,8 @@ import torch
 from torch import nn
 
 from models.checkpoint import Loaded
-from performer.core.frame_stats import FrameStats
 from performer.engine import worker as engine_module
 from performer.engine.worker import Engine
-from performer.stage import ThreadTuner
 
 
 class FakeGenerator(nn.Module):
@@ -165,24 +163,3 @@ def test_infer_times_are_a_ring():
     for i in range(700):
         engine.infer_times.append(float(i))
     assert len(engine.infer_times) == 600
-
-
-def test_thread_tuner_picks_fewest_missed_then_most_images():
-    engine, _ = make_engine()
-    used: list[int] = []
-    engine.use_threads = used.append  # type: ignore[method-assign]
-    stats = FrameStats(budget=1 / 60)
-    tuner = ThreadTuner(engine, [1, 2, 4], slice_s=1.0)
-    # per candidate: (missed, fresh) over its one-second slice
-    measured = {1: (0, 20), 2: (0, 40), 4: (5, 60)}
-    now = 0.0
-    tuner.update(now, stats)
-    while not tuner.done:
-        n = used[-1]
-        missed, fresh = measured[n]
-        stats.missed += missed
-        stats.fresh += fresh
-        now += 1.0
-        tuner.update(now, stats)
-    assert used[:3] == [1, 2, 4] and used[-1] == 2  # 4 misses frames; 2 beats 1 on images
-    assert engine.warmup["threads"] == 2
