@@ -38,7 +38,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import generator, save_results, write_show  # noqa: E402
+from bench.common import (  # noqa: E402
+    cpu_shares,
+    generator,
+    save_results,
+    thread_cpu,
+    write_show,
+)
+
+ROW_KEYS = ("fresh_per_s", "fps", "interval_p99_ms", "missed_pct", "fresh_pct", "frames")
 
 
 def camera_frames():
@@ -162,6 +170,22 @@ direction = 1
     return write_show(workdir, name, size, output, body)
 
 
+def settle(stage, seconds: float, limit: float = 40.0) -> None:
+    """Play until the stage has chosen its schedule (threads, present divisor), then start the
+    figures afresh: the rows measure the show as it plays, not its first comparisons."""
+    from performer.core.frame_stats import FrameStats
+
+    stage.opts.seconds = 1.0
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        stage.run()
+        schedule = stage._schedule
+        if schedule is None or (schedule.chosen is not None and not schedule.comparing):
+            break
+    stage.opts.seconds = seconds
+    stage.stats = FrameStats(budget=stage.stats.budget)
+
+
 def stage_loop(size: int, seconds: float, output: tuple[int, int], workdir: Path) -> dict:
     from performer.show import load_show
     from performer.stage import RunOptions, Stage
@@ -169,12 +193,16 @@ def stage_loop(size: int, seconds: float, output: tuple[int, int], workdir: Path
     show = face_show(workdir, f"bench{size}", size, output)
     stage = Stage(load_show(show), RunOptions(headless=True, seconds=seconds))
     try:
+        settle(stage, seconds)
         before = len(stage.face.tracker.times)
+        cpu0 = thread_cpu()
         summary = stage.run()
+        cpu = cpu_shares(cpu0, thread_cpu(), summary["seconds"])
         infer = stage.engine.infer_times
         face = list(stage.face.tracker.times)[before:]
         return {
             **summary,
+            "cpu_cores": cpu,
             "engine": stage.engine.warmup,
             "infer": percentiles(infer),
             "face": {**percentiles(face), "fps": round(len(face) / summary["seconds"], 1)},
@@ -245,6 +273,7 @@ def rig_loop(
     stage = Stage(load_show(show), opts)
     receiver = None
     try:
+        settle(stage, seconds)
         ndi = next((o for o in stage.outputs.items if o.name == "ndi"), None)
         address = listening_address(ndi) if ndi is not None else None
         if address:
@@ -254,12 +283,12 @@ def rig_loop(
                 text=True,
             )
             time.sleep(2.0)  # let it connect
+        cpu0 = thread_cpu()
         summary = stage.run()
         health = summary["health"]
-        row = {
-            key: summary[key]
-            for key in ("fps", "interval_p99_ms", "missed_pct", "fresh_pct", "frames")
-        }
+        row = {key: summary[key] for key in ROW_KEYS}
+        row["cpu_cores"] = cpu_shares(cpu0, thread_cpu(), summary["seconds"])
+        row["schedule"] = summary.get("schedule")
         row["windows"] = (
             "program + preview"
             if stage.display.has_preview
@@ -292,7 +321,8 @@ def rig(args: argparse.Namespace, output: tuple[int, int]) -> int:
                 for name, row in (("program only", alone), ("rig", full)):
                     got = row.get("ndi_received")
                     print(
-                        f"{size:4d} px {name:12s} | {row['windows']}: {row['fps']:6.2f} fps,"
+                        f"{size:4d} px {name:12s} | {row['windows']}: new images"
+                        f" {row['fresh_per_s']:5.1f}/s, {row['fps']:6.2f} fps,"
                         f" interval p99 {row['interval_p99_ms']:.1f} ms, missed"
                         f" {row['missed_pct']:.2f} %, new images {row['fresh_pct']:.0f} %"
                         f" | outputs {row['outputs']}"
@@ -343,11 +373,12 @@ def effects_loop(
     show.write_text(text)
     stage = Stage(load_show(show), RunOptions(headless=True, seconds=seconds))
     try:
+        settle(stage, seconds)
+        cpu0 = thread_cpu()
         summary = stage.run()
-        row = {
-            key: summary[key]
-            for key in ("fps", "interval_p99_ms", "missed_pct", "fresh_pct", "frames")
-        }
+        row = {key: summary[key] for key in ROW_KEYS}
+        row["cpu_cores"] = cpu_shares(cpu0, thread_cpu(), summary["seconds"])
+        row["schedule"] = summary.get("schedule")
         row["work"] = {k: summary[k] for k in ("work_p50_ms", "work_p99_ms") if k in summary}
         row["draw_p99_ms"] = summary.get("draw_p99_ms")
         row["infer"] = percentiles(stage.engine.infer_times)
@@ -366,8 +397,8 @@ def effects(args: argparse.Namespace, output: tuple[int, int]) -> int:
         "sizes": {},
     }
     print(
-        f"{'size':>4s}  {'row':16s} {'fps':>7s} {'interval p99':>13s} {'missed':>8s}"
-        f" {'fresh':>6s} {'infer p50':>10s}"
+        f"{'size':>4s}  {'row':16s} {'new/s':>6s} {'fps':>7s} {'interval p99':>13s}"
+        f" {'missed':>8s} {'fresh':>6s} {'infer p50':>10s}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
@@ -376,7 +407,8 @@ def effects(args: argparse.Namespace, output: tuple[int, int]) -> int:
                 row = effects_loop(size, args.seconds, output, Path(tmp), bend, fx)
                 rows[name] = row
                 print(
-                    f"{size:4d}  {name:16s} {row['fps']:7.2f} {row['interval_p99_ms']:10.1f} ms"
+                    f"{size:4d}  {name:16s} {row['fresh_per_s']:6.1f} {row['fps']:7.2f}"
+                    f" {row['interval_p99_ms']:10.1f} ms"
                     f" {row['missed_pct']:6.2f} % {row['fresh_pct']:4.0f} %"
                     f" {row['infer']['p50_ms']:7.1f} ms",
                     flush=True,
@@ -386,11 +418,56 @@ def effects(args: argparse.Namespace, output: tuple[int, int]) -> int:
     return 0
 
 
+def plain_run(size: int, args: argparse.Namespace) -> dict:
+    """The plain loop in a clean process: no OMP_WAIT_POLICY, torch's default threads."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "KMP_BLOCKTIME")}
+    command = [sys.executable, __file__, "--plain", str(size), "--seconds", str(args.seconds)]
+    command += ["--output", args.output]
+    child = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def print_row(size: int, stage: dict, plain: dict) -> None:
+    sched = (stage.get("schedule") or {}).get("chosen") or {}
+    print(
+        f"{size:4d} px | stage: new images {stage['fresh_per_s']:5.1f}/s ({stage['fresh_pct']:.0f}"
+        f" % of {stage['fps']:.1f} fps), interval p99 {stage['interval_p99_ms']:.1f} ms, missed"
+        f" {stage['missed_pct']:.2f} % | threads {sched.get('threads')}, present every"
+        f" {sched.get('divisor')} | infer p50 {stage['infer']['p50_ms']:.1f} ms, face"
+        f" {stage['face']['fps']} fps | CPU cores {stage['cpu_cores']}"
+        f" || plain: {plain['fps']:5.1f} new images/s (infer p50 {plain['infer']['p50_ms']:.1f}"
+        f" ms, {plain['torch_threads']} thr) || ratio {stage['fresh_per_s'] / plain['fps']:.2f}",
+        flush=True,
+    )
+
+
+def medians(runs: list[dict]) -> dict:
+    """The runs' medians of the figures the aims name."""
+    med = lambda xs: round(float(np.median(xs)), 2)  # noqa: E731
+    stage = [r["stage"] for r in runs]
+    out = {k: med([s[k] for s in stage]) for k in ROW_KEYS}
+    out["plain_fresh_per_s"] = med([r["plain"]["fps"] for r in runs])
+    out["ratio"] = med([r["stage"]["fresh_per_s"] / r["plain"]["fps"] for r in runs])
+    parts = {p for s in stage for p in s["cpu_cores"]}
+    out["cpu_cores"] = {p: med([s["cpu_cores"].get(p, 0.0) for s in stage]) for p in sorted(parts)}
+    return out
+
+
+def print_median(size: int, m: dict) -> None:
+    print(
+        f"{size:4d} px | median: stage {m['fresh_per_s']:.1f} new images/s vs plain"
+        f" {m['plain_fresh_per_s']:.1f} (ratio {m['ratio']:.2f}), interval p99"
+        f" {m['interval_p99_ms']:.1f} ms, missed {m['missed_pct']:.2f} %, CPU {m['cpu_cores']}",
+        flush=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=6.0)
     ap.add_argument("--output", default="640x360", help="output resolution WxH")
     ap.add_argument("--sizes", default="64,128,256")
+    ap.add_argument("--runs", type=int, default=1, help="runs per size (medians reported)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--plain", type=int, help=argparse.SUPPRESS)  # child process: one plain run
     ap.add_argument("--rig", action="store_true", help="program + preview + NDI + recording")
@@ -431,44 +508,15 @@ def main(argv: list[str] | None = None) -> int:
     ctx.release()
     with tempfile.TemporaryDirectory() as tmp:
         for size in (int(s) for s in args.sizes.split(",")):
-            # the plain loop in a clean process: no OMP_WAIT_POLICY, torch's default threads
-            env = {
-                k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "KMP_BLOCKTIME")
-            }
-            child = subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--plain",
-                    str(size),
-                    "--seconds",
-                    str(args.seconds),
-                    "--output",
-                    args.output,
-                ],
-                capture_output=True,
-                text=True,
-                env=env,
-                check=True,
-            )
-            plain = json.loads(child.stdout.strip().splitlines()[-1])
-            stage = stage_loop(size, args.seconds, output, Path(tmp))
-            results["sizes"][size] = {
-                "stage": stage,
-                "plain": plain,
-                "fresh_fps_ratio": round(stage["fps"] * stage["fresh_pct"] / 100 / plain["fps"], 2),
-            }
-            print(
-                f"{size:4d} px | stage {stage['fps']:6.2f} fps, work p50 {stage['work_p50_ms']:.1f}"
-                f" p99 {stage['work_p99_ms']:.1f} ms, interval p99 {stage['interval_p99_ms']:.1f}"
-                f" ms, missed {stage['missed_pct']:.2f} %, new images {stage['fresh_pct']:.0f} %"
-                f" | infer p50 {stage['infer']['p50_ms']:.1f} p99 {stage['infer']['p99_ms']:.1f}"
-                f" ms, upload p99 {stage['upload_p99_ms']:.2f}, draw p99 {stage['draw_p99_ms']:.1f}"
-                f" ms | face {stage['face']['fps']} fps"
-                f" || plain {plain['fps']:6.2f} fps, frame p99 {plain['frame']['p99_ms']:.1f} ms"
-                f" (infer p50 {plain['infer']['p50_ms']:.1f}, {plain['torch_threads']} thr)",
-                flush=True,
-            )
+            runs = []
+            for _ in range(args.runs):  # plain and stage side by side, run after run
+                plain = plain_run(size, args)
+                stage = stage_loop(size, args.seconds, output, Path(tmp))
+                runs.append({"stage": stage, "plain": plain})
+                print_row(size, stage, plain)
+            results["sizes"][size] = {"runs": runs, "median": medians(runs)}
+            if args.runs > 1:
+                print_median(size, results["sizes"][size]["median"])
     save_results(args.out, "realtime.json", results)
     return 0
 

@@ -103,6 +103,8 @@ class Stage:
         self._health_at = self._feedback_at = -1e9
         self._disk: tuple[float, PartHealth] | None = None
         self._run_state: _Run | None = None
+        self._pacer: Pacer | None = None
+        self._schedule: Scheduler | None = None
         self._hud_fresh: tuple[float, int] = (0.0, 0)  # (show time, fresh count) at the last HUD
         self._fresh_rate = 0.0
         try:
@@ -510,7 +512,9 @@ class Stage:
         if limit_frames is None and self.performance is not None:
             limit_frames = round(self.performance.end * fps) + 1
         engine, c = self.engine, self.controller
-        pacer = Pacer(fps, vsync_paces=self.display.vsync_paces)
+        if self._pacer is None:  # kept across runs, with the scheduler's choice
+            self._pacer = Pacer(fps, vsync_paces=self.display.vsync_paces)
+        pacer = self._pacer
         if not opts.offline:
             engine.start()
         image = engine.decode(c.model, c.latent.z(), style=c.style())
@@ -520,14 +524,15 @@ class Stage:
         shown_model, previous_image = self._shown or (c.model, image)
         start = time.perf_counter()
         r = self._run_state = _Run(1.0 / fps, start, image, shown_model, previous_image, pacer)
-        if not opts.offline:
-            r.scheduler = self._scheduler(pacer)
+        if not opts.offline and self._schedule is None:
+            self._schedule = self._scheduler(pacer)
             log.info(
                 "playing at %g fps (%s); %d schedule(s) to compare once the show settles",
                 fps,
                 "vsync paces" if pacer.vsync_paces else "the loop keeps the time",
-                len(r.scheduler.candidates),
+                len(self._schedule.candidates),
             )
+        r.scheduler = None if opts.offline else self._schedule
         pacer.start(start)
         r.shown_chain = self._shown_chain = self._shown_chain or self.show.scene_chain(c.scene)
         progress_at = start
@@ -686,7 +691,7 @@ class Stage:
         r.failing = 0
         if r.scheduler is not None:
             st = self.stats
-            r.scheduler.update(now, st.fresh, r.frame, st.missed, self._settled(r))
+            r.scheduler.update(now, st.fresh, st.work.count, st.missed, self._settled(r))
         if not opts.offline:
             r.pacer.wait(now)
         return True

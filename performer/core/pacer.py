@@ -133,7 +133,12 @@ class Scheduler:
         self._drift_since = None
 
     def update(self, now: float, fresh: int, presents: int, missed: int, settled: bool) -> None:
-        """Once a frame, with the loop's running counts; `settled`: fades over, tracker up."""
+        """Once a frame, with the loop's running counts; `settled`: fades over, tracker up.
+        Counts that went back (the figures were started afresh) start the slice again."""
+        if fresh < self._base[0] or presents < self._base[1] or fresh < self._window[1]:
+            self._started, self._base = now, (fresh, presents, missed)
+            self._window = (now, fresh)
+            return
         if not self.comparing:
             self._watch(now, fresh)
             return
@@ -157,6 +162,7 @@ class Scheduler:
         self._current = self._queue.pop(0)
         self.apply(self._current)
         self._started, self._base = now, (fresh, presents, missed)
+        self._window = (now, fresh)
 
     def medians(self, plan: Plan) -> Slice:
         got = self.results.get(plan) or [Slice(0.0, 0.0, 0.0)]
@@ -177,6 +183,7 @@ class Scheduler:
             key=lambda p: (score[p].missed_per_s > 1.0, -round(score[p].presents_per_s), p),
         )
         self._current, self.chosen, self.choices = None, best, self.choices + 1
+        self._base = (fresh, 0, 0)
         self._chosen_rate = score[best].fresh_per_s
         self._window, self._drift_since = (now, fresh), None
         self.apply(best)
