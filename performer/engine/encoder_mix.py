@@ -12,7 +12,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from performer.core.latent import slerp
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
+    """performer.core.latent.slerp on the generator's device, without a host round trip or a
+    sync (both branches computed, chosen by `where`): directions spherically, norms linearly."""
+    t = min(max(float(t), 0.0), 1.0)
+    a, b = a.double(), b.double()  # as the numpy version: sin(omega) near pi stays exact
+    na, nb = a.norm(), b.norm()
+    ua, ub = a / na.clamp_min(1e-8), b / nb.clamp_min(1e-8)
+    omega = torch.acos((ua * ub).sum().clamp(-1.0, 1.0))
+    s = torch.sin(omega)
+    s = torch.where(s == 0, torch.ones_like(s), s)  # (only where `near` takes over)
+    near = omega < 1e-4  # nearly parallel: a straight line is exact enough
+    wa = torch.where(near, torch.full_like(omega, 1 - t), torch.sin((1 - t) * omega) / s)
+    wb = torch.where(near, torch.full_like(omega, t), torch.sin(t * omega) / s)
+    out = (wa * ua + wb * ub) * ((1 - t) * na + t * nb)
+    return torch.where((na < 1e-8) | (nb < 1e-8), (1 - t) * a + t * b, out).float()
 
 
 def to_input(image: np.ndarray, size: int, device: torch.device, dtype: torch.dtype):
@@ -56,6 +71,4 @@ def mix_video(
         )
     if amount >= 1.0:
         return mu
-    a = z[0].float().cpu().numpy()
-    b = mu[0].float().cpu().numpy()
-    return torch.from_numpy(slerp(a, b, float(amount))).to(z.device, z.dtype).view(1, -1)
+    return slerp(z[0], mu[0], float(amount)).to(z.dtype).view(1, -1)
