@@ -154,6 +154,7 @@ class Display:
         chain: Sequence[str],
         shader_dir: Path,
         chains: Sequence[Sequence[str]] = (),
+        upload: str = "auto",
         headless: bool,
         title: str = "latent-stage",
         fullscreen: bool = False,
@@ -166,7 +167,11 @@ class Display:
         """`preview`: the operator's window (ignored headless; see PreviewSpec).
         `program_status`: the status mark on the program window too; None: only when no
         preview is open (the preview always gets it). `chains`: other chains the show may
-        draw (scenes' own), compiled up front with `chain`."""
+        draw (scenes' own), compiled up front with `chain`. `upload`: "pbo" (through a pixel
+        buffer object), "direct", or "auto": a pixel buffer where the GL is a GPU's (software GL
+        would only copy twice)."""
+        if upload not in ("auto", "pbo", "direct"):
+            raise ValueError(f"upload must be auto, pbo or direct, got {upload!r}")
         if width < 1 or height < 1:
             raise ValueError(f"display size must be positive, got {width}x{height}")
         self.width, self.height = width, height
@@ -205,6 +210,8 @@ class Display:
         self._from_tex: moderngl.Texture | None = None  # a crossfade's outgoing frame
         self._from_frame: np.ndarray | None = None
         self._from_serial = 0
+        self._pbo: moderngl.Buffer | None = None
+        self.upload = upload
         self._hud = Hud()
         self._hud_tex: moderngl.Texture | None = None
         self._mark = Hud(font_scale=0.4, padding=4, box_alpha=120, color=(255, 190, 60))
@@ -354,6 +361,9 @@ class Display:
             raise
         self._programs = programs
         self._update_specs()
+        if self.upload == "auto":
+            software = any(n in ctx.info["GL_RENDERER"] for n in ("llvmpipe", "softpipe"))
+            self.upload = "direct" if software else "pbo"
         self._blit = ctx.program(vertex_shader=_BLIT_VERT, fragment_shader=_BLIT_FRAG)
         self._blit_vao = ctx.vertex_array(self._blit, [])
         self._mix = ctx.program(vertex_shader=_BLIT_VERT, fragment_shader=MIX_FRAG)
@@ -420,7 +430,18 @@ class Display:
                 self._content = content
                 self._targets_dirty = True
         assert self._source_tex is not None
-        self._source_tex.write(frame)
+        if self.upload == "pbo":  # through a pixel buffer: the driver copies asynchronously
+            data = memoryview(frame).cast("B")
+            if self._pbo is None or self._pbo.size != data.nbytes:
+                if self._pbo is not None:
+                    self._pbo.release()
+                self._pbo = self._ctx.buffer(reserve=data.nbytes, dynamic=True)
+            else:
+                self._pbo.orphan(data.nbytes)  # a fresh store: never waits on the last copy
+            self._pbo.write(data)
+            self._source_tex.write(self._pbo)
+        else:
+            self._source_tex.write(frame)
         self._source_serial = self._next_serial()
 
     def _upload_from(self, frame: np.ndarray) -> None:
@@ -961,6 +982,7 @@ class Display:
         for obj in (
             self._source_tex,
             self._from_tex,
+            self._pbo,
             self._mix_vao,
             self._mix,
             self._hud_tex,

@@ -621,3 +621,14 @@ def test_an_idle_chain_gives_its_framebuffers_back() -> None:
         for i in range(IDLE_CHAIN_DRAWS + 2):
             d.draw(frame, {}, i / 60)
         assert ("trails",) not in d._chains and ("grade",) in d._chains
+
+
+def test_an_upload_through_a_pixel_buffer_is_the_same_picture() -> None:
+    """The PBO path (the default on a GPU's GL) draws exactly what the direct upload does."""
+    frames = [gradient(), quadrants(), gradient(48, 64)]
+    with make_display(["grade"], upload="pbo") as pbo, make_display(["grade"]) as direct:
+        assert direct.upload == "direct"  # llvmpipe: software GL copies directly
+        for frame in frames:
+            pbo.draw(frame, {}, 0.0)
+            direct.draw(frame, {}, 0.0)
+            assert np.array_equal(pbo.read_pixels(), direct.read_pixels())
