@@ -1,7 +1,9 @@
-"""GPU figures for StyleGAN generators: frames per second at 256/512/1024 px (StyleGAN2 and
-StyleGAN3-T configs, random weights, half precision and channels-last as the engine places them)
-and the decoded frame's trip to the host through the engine's pinned buffer. Prints a line and
-exits 0 where there is no CUDA device.
+"""GPU figures for StyleGAN generators, each step of a frame's way measured apart: decode
+(frames per second at 256/512/1024 px, StyleGAN2 and StyleGAN3-T configs, random weights, half
+precision and channels-last as the engine places them), the decoded frame's copy to the host
+through the engine's pinned buffer, and its upload into the display's texture (direct and
+through a pixel buffer object, on whatever GL the machine has — llvmpipe where there is no GPU).
+Without a CUDA device only the uploads are measured.
 
     python bench/gpu.py [--frames 50] [--out bench/results]
 """
@@ -37,15 +39,61 @@ def networks(res: int) -> dict[str, torch.nn.Module]:
     return {f"sg2-{res}px": stylegan2.Generator(sg2), f"sg3t-{res}px": stylegan3.Generator(sg3)}
 
 
+def uploads(frames: int) -> dict:
+    """Milliseconds to upload a res×res frame into the display's source texture and have the GL
+    take it (glFinish), direct and through a pixel buffer object."""
+    from performer.render.display import Display
+    from performer.show import DEFAULT_SHADER_DIR
+
+    out: dict = {}
+    for mode in ("direct", "pbo"):
+        with Display(
+            width=256,
+            height=256,
+            chain=[],
+            shader_dir=DEFAULT_SHADER_DIR,
+            headless=True,
+            upload=mode,
+        ) as d:
+            with d._current():
+                renderer = d._ctx.info["GL_RENDERER"]
+            for res in (256, 512, 1024):
+                frame = np.random.default_rng(0).integers(0, 255, (res, res, 3), np.uint8)
+                with d._current():
+                    d._upload(frame)
+                    d._ctx.finish()
+                    t0 = time.perf_counter()
+                    for _ in range(frames):
+                        d._upload(frame)  # writeable: uploaded every time
+                    d._ctx.finish()
+                out.setdefault(mode, {})[res] = round((time.perf_counter() - t0) / frames * 1e3, 3)
+    out["gl_renderer"] = renderer
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--frames", type=int, default=50)
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = p.parse_args()
+    up = uploads(args.frames)
+    print(
+        f"upload into the texture ({up['gl_renderer']}), ms: "
+        + ", ".join(
+            f"{res} px direct {up['direct'][res]} / pbo {up['pbo'][res]}"
+            for res in (256, 512, 1024)
+        )
+    )
     if not torch.cuda.is_available():
-        print("bench/gpu.py: no CUDA device here; nothing to measure")
+        print("bench/gpu.py: no CUDA device here; decode and copy not measured")
+        save_results(args.out, "gpu.json", {"device": None, "upload_ms": up})
         return 0
-    results: dict = {"device": torch.cuda.get_device_name(0), "frames": args.frames, "nets": {}}
+    results: dict = {
+        "device": torch.cuda.get_device_name(0),
+        "frames": args.frames,
+        "nets": {},
+        "upload_ms": up,
+    }
     print(f"{'network':<14} {'fps':>7} {'ms/frame':>9} {'to host ms':>11}")
     for res in (256, 512, 1024):
         for name, G in networks(res).items():
