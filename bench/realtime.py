@@ -468,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output", default="640x360", help="output resolution WxH")
     ap.add_argument("--sizes", default="64,128,256")
     ap.add_argument("--runs", type=int, default=1, help="runs per size (medians reported)")
+    ap.add_argument(
+        "--gl-threads", type=int, help="Mesa llvmpipe's rasterizer threads (LP_NUM_THREADS)"
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     ap.add_argument("--plain", type=int, help=argparse.SUPPRESS)  # child process: one plain run
     ap.add_argument("--rig", action="store_true", help="program + preview + NDI + recording")
@@ -477,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
     output = tuple(int(v) for v in args.output.split("x"))
+    if args.gl_threads is not None:  # before any GL context: Mesa reads it once
+        os.environ["LP_NUM_THREADS"] = str(args.gl_threads)
     if args.plain:
         print(json.dumps(plain_loop(args.plain, args.seconds, output)))
         return 0
@@ -503,6 +508,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "output": args.output,
         "seconds": args.seconds,
+        "lp_num_threads": os.environ.get("LP_NUM_THREADS"),
         "sizes": {},
     }
     ctx.release()
