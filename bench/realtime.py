@@ -419,8 +419,10 @@ def effects(args: argparse.Namespace, output: tuple[int, int]) -> int:
 
 
 def plain_run(size: int, args: argparse.Namespace) -> dict:
-    """The plain loop in a clean process: no OMP_WAIT_POLICY, torch's default threads."""
-    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "KMP_BLOCKTIME")}
+    """The plain loop in a clean process: library defaults (no OMP_WAIT_POLICY, torch's and
+    llvmpipe's default threads)."""
+    stage_only = ("OMP_WAIT_POLICY", "KMP_BLOCKTIME", "LP_NUM_THREADS")
+    env = {k: v for k, v in os.environ.items() if k not in stage_only}
     command = [sys.executable, __file__, "--plain", str(size), "--seconds", str(args.seconds)]
     command += ["--output", args.output]
     child = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
