@@ -4,7 +4,9 @@
 screen at all it renders a video instead); `stage rehearse` adds the HUD and key map;
 `stage replay OUT.events.jsonl` renders a recorded performance again; `stage check` validates
 a show and opens everything it needs; `stage import NETWORK.pkl OUT.pt` makes a StyleGAN2/3
-network pickle a checkpoint, safely (the pickle is read as data, never run).
+network pickle a checkpoint, safely (the pickle is read as data, never run); `stage capture DIR`
+records the camera into a training folder (performer/capture/); `stage train` trains, exports
+and writes a show that plays the model (performer/train_command.py).
 """
 
 from __future__ import annotations
@@ -66,7 +68,15 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--size", metavar="WxH", help="override the show's output resolution")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
-    p.add_argument("--threads", type=int, help="torch threads (default: measured at warm-up)")
+    p.add_argument("--threads", type=int, help="torch threads (default: measured under load)")
+    p.add_argument(
+        "--present-every",
+        type=int,
+        choices=(1, 2, 3, 4),
+        metavar="N",
+        help="present every Nth refresh (default: chosen by measurement for the most new images"
+        " per second; 1 on a GPU)",
+    )
     p.add_argument(
         "--ndi",
         metavar="NAME",
@@ -99,8 +109,52 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _capture_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("folder", type=Path, metavar="DIR", help="the training folder (made if new)")
+    p.add_argument(
+        "--camera",
+        metavar="DEVICE|PATH|test",
+        help="a device number, a video file (read to its end) or image, or 'test' (the moving"
+        " test face); default: the show's [face] camera, else 0",
+    )
+    p.add_argument(
+        "--show",
+        type=Path,
+        default=DEFAULT_SHOW,
+        metavar="SHOW.toml",
+        help="the show whose [face] settings (camera, size, mirror, tracker model) to capture"
+        " with (default: the project's show.toml)",
+    )
+    p.add_argument(
+        "--faces", action="store_true", help="also save the face crops (one per frame with a face)"
+    )
+    p.add_argument(
+        "--no-frames", dest="frames", action="store_false", help="save the face crops only"
+    )
+    p.add_argument("--every", type=int, default=1, metavar="N", help="save every Nth frame (1)")
+    p.add_argument(
+        "--seconds", type=float, metavar="S", help="stop after S seconds (default: Ctrl-C)"
+    )
+    p.add_argument(
+        "--size", type=int, default=128, metavar="PX", help="face crops PX x PX (128; 0: as cut)"
+    )
+    p.add_argument(
+        "--mirror",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="flip left-right (default: the show's [face] mirror)",
+    )
+    p.add_argument(
+        "--preview",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a window with the camera and the counter (default: when there is a screen)",
+    )
+
+
 TRAINING_COMMANDS = {
-    "train": "train a model: stage train MODEL --data PATH --out runs/NAME (see --help)",
+    "train": "train a model, export it, write a show that plays it: stage train MODEL --data DIR"
+    " [--show SHOW.toml] (see --help)",
     "export": "write a run's stage checkpoint: stage export runs/NAME --out FILE.pt",
     "analyze": "latent analysis of a checkpoint: grids, video, named directions",
     "photos": "write scikit-image's photographs as a training folder: stage photos FOLDER",
@@ -161,6 +215,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--class", dest="class_index", type=int, metavar="N", help="a conditional network's class"
     )
     imp.add_argument("--which", choices=("G_ema", "G"), default="G_ema", help="which generator")
+    _capture_args(
+        sub.add_parser(
+            "capture",
+            help="record the camera (or a clip) into a training folder: frames, face crops",
+            description="Records whole frames into DIR/frames/TAKE/ and, with --faces, the face"
+            ' crops the stage\'s video_crop = "face" feeds the VAE encoder into DIR/faces/TAKE/'
+            " (same camera settings, tracker, square and resize); DIR/capture.json lists the"
+            " takes. Ctrl-C ends a take; more takes append to the same folder.",
+        )
+    )
     bench = sub.add_parser("bench", help="benchmarks: bench/NAME.py (figures printed + JSON)")
     bench.add_argument("which", help="a benchmark in bench/: " + ", ".join(_benchmarks()))
     bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark")
@@ -175,6 +239,10 @@ def _benchmarks() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "train":  # the trainer as a child, then export, analysis, a show
+        from performer.train_command import train
+
+        return train(argv[1:])
     if argv and argv[0] in TRAINING_COMMANDS:  # the studio's own process: performer never
         os.execv(sys.executable, [sys.executable, "-m", "training", *argv])  # imports training
     args = build_parser().parse_args(argv)
@@ -201,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
         return subprocess.call([sys.executable, str(script), *args.args])
     if args.command == "replay":
         return replay(args)
+    if args.command == "capture":
+        from performer.capture.command import run_capture
+
+        return run_capture(args)
     return run(args, rehearse=args.command == "rehearse")
 
 
@@ -279,6 +351,7 @@ def run(args: argparse.Namespace, rehearse: bool) -> int:
         rehearse=rehearse,
         device=args.device,
         threads=args.threads,
+        present_every=args.present_every,
         camera=args.camera,
         frame_log=args.frame_log,
         osc_port=args.osc_port,

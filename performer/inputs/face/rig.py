@@ -27,6 +27,8 @@ from performer.inputs.face.camera import (
     open_capture,
     parse_source,
 )
+from performer.inputs.face.crop import crop as crop  # (re-exported: scripts/face_dataset.py)
+from performer.inputs.face.crop import video_crop
 from performer.inputs.face.features import FeaturePipeline
 from performer.inputs.face.mapping import OFF, FaceControl, FaceMapping, ParamRange, unit
 from performer.inputs.face.test_source import open_test_source
@@ -228,29 +230,14 @@ class FaceRig:
         key = (frame.index, s.index if s is not None else -1)
         if self._crop is None or self._crop[0] != key:
             marks = s.landmarks if s is not None else None
-            self._crop = key, np.ascontiguousarray(crop(frame.image, marks))
+            square = video_crop(frame.image, marks, self.spec.video_crop)
+            self._crop = key, np.ascontiguousarray(square)
         return self._crop[1], min(mix, 1.0)
 
     def close(self) -> None:
         for part in (self.tracker, self.camera):
             if part is not None:
                 part.close()
-
-
-def crop(image: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray:
-    """A square around the face (1.6 × its height), or the centre square of the frame."""
-    h, w = image.shape[:2]
-    if landmarks is not None:
-        xy = landmarks[:, :2] * (w, h)
-        (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
-        side = int(max(x1 - x0, y1 - y0) * 1.6)
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    else:
-        side, cx, cy = min(w, h), w / 2, h / 2
-    side = max(8, min(side, w, h))
-    left = int(min(max(cx - side / 2, 0), w - side))
-    top = int(min(max(cy - side / 2, 0), h - side))
-    return image[top : top + side, left : left + side]
 
 
 def open_face(stage: Any, models: Mapping[str, Any]) -> FaceRig | None:
@@ -362,7 +349,7 @@ def _param_names(show: Any) -> set[str] | None:
 
     names: set[str] = set()
     try:
-        for program in ("upscale", *show.chain, "present"):
+        for program in show.programs:
             names |= {f"{program}.{k}" for k in shader_params(program, show.shader_dir)}
     except Exception:
         return None  # the shader check reports it
