@@ -558,6 +558,9 @@ class Stage:
         self.poll_health(time.perf_counter(), force=True)
         summary = self.stats.summary()
         summary["seconds"] = round(time.perf_counter() - start, 3)
+        if opts.offline:  # no presents to time: how fast the render went instead
+            summary["fps"] = round(summary["frames"] / max(summary["seconds"], 1e-9), 2)
+            summary["fresh_per_s"] = round(self.stats.fresh / max(summary["seconds"], 1e-9), 2)
         summary["show_seconds"] = round(r.t, 3)
         summary["frame_errors"] = r.errors
         if r.scheduler is not None:
