@@ -98,3 +98,16 @@ def test_a_single_plan_is_applied_at_once():
     applied: list[Plan] = []
     s = Scheduler([Plan(4, 1)], applied.append)
     assert applied == [Plan(4, 1)] and s.chosen == Plan(4, 1) and not s.comparing
+
+
+def test_counts_started_afresh_do_not_read_as_a_drift():
+    """The figures may be started again between runs (a benchmark does): the slice starts
+    again instead of reading a negative rate."""
+    applied: list[Plan] = []
+    a, b = Plan(1, 1), Plan(1, 2)
+    s = Scheduler([a, b], applied.append, slice_s=0.5)
+    now = drive(s, {a: (20.0, 60.0, 0.0), b: (30.0, 30.0, 0.0)}, applied)
+    assert s.chosen == b
+    for i in range(200):  # counts from zero again, at the chosen plan's own rate
+        s.update(now + i * 0.05, int(i * 0.05 * 30), i * 3, 0, settled=True)
+    assert not s.comparing and s.choices == 1
