@@ -178,7 +178,10 @@ def run_training(argv: list[str]) -> int:
     """`python -m training ARGV` as a child in its own process group: each Ctrl-C and SIGTERM
     this process gets is passed on once (the trainer saves and stops on the first, stops at
     once on a second), and we wait for it to end."""
-    proc = subprocess.Popen([sys.executable, "-m", "training", *argv], start_new_session=True)
+    env = {**os.environ, "STAGE_TRAIN_EXPORT_FOLLOWS": "1"}  # its summary: no export advice
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "training", *argv], start_new_session=True, env=env
+    )
 
     def forward(signum: int, frame: Any) -> None:
         if proc.poll() is None:
