@@ -211,6 +211,7 @@ class Display:
         self._from_frame: np.ndarray | None = None
         self._from_serial = 0
         self._pbo: moderngl.Buffer | None = None
+        self._screen_pending: tuple | None = None  # headless: (hud, status) not painted yet
         self.upload = upload
         self._hud = Hud()
         self._hud_tex: moderngl.Texture | None = None
@@ -537,7 +538,10 @@ class Display:
                 tex, serial = self._dissolve(old, old_serial, tex, serial, chain_fade)
             self._present(tex, serial, params, time)
             self._forget_idle_chains()
-            self._draw_screens(hud, status)
+            if self._window is None:  # headless: nobody sees the stand-in screen until it is
+                self._screen_pending = (hud, status)  # read (read_screen): painted then
+            else:
+                self._draw_screens(hud, status)
             t2 = perf_counter()
         return {"upload": t1 - t0, "draw": t2 - t1}
 
@@ -816,6 +820,9 @@ class Display:
         read before present())."""
         w, h = self._screen_size
         with self._current():
+            if self._screen_pending is not None:
+                self._draw_screens(*self._screen_pending)
+                self._screen_pending = None
             fbo = self._screen if self._screen is not None else self._ctx.screen  # type: ignore[union-attr]
             data = fbo.read(viewport=(0, 0, w, h), components=3)
         return np.frombuffer(data, np.uint8).reshape(h, w, 3)[::-1].copy()
