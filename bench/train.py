@@ -230,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
             model, extra = ENTRIES[name]
             spec, w = MODELS[model], widths.get(model, 1.0)
             run_dir = Path(tmp) / name.replace("/", "_")
-            ours, o_info = studio(
-                model, data, run_dir, args.warmup, device=device, width=w, **extra
+            ours, o_info = studio(  # the model's own batch (not the CPU default): like for like
+                model, data, run_dir, args.warmup, device=device, width=w, batch=spec.batch, **extra
             )
             base, b_info = plain(model, args.warmup, spec.size, spec.batch, device, w, **extra)
             times = measure({"studio": ours, "plain": base}, args.steps, args.rounds, sync)

@@ -2,6 +2,7 @@
 convolutions; the discriminator has four strided convolutions, dropout in two of them.
 
 G: z (N(0, 1)) → FC → (w0, S/16, S/16) → three up blocks (ReLU, batch norm) → RGB, tanh.
+`upsample="resize"` swaps each transposed conv for nearest x2 + 3x3 conv (Odena et al.).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from models.layers import dcgan_init
+from models.layers import check_upsample, dcgan_init, up_conv
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class DCGAN128Config:
     channels: int = 3
     dropout: float = 0.3  # in D's second and fourth conv layers
     slope: float = 0.2
+    upsample: str = "transposed"  # or "resize" (nearest x2 + 3x3 conv); see models/layers.py
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
@@ -33,6 +35,7 @@ class DCGAN128Config:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"DCGAN128Config: dropout must be in [0, 1), got {self.dropout}")
+        check_upsample(self.upsample, "DCGAN128Config")
 
 
 class Generator(nn.Module):
@@ -49,9 +52,9 @@ class Generator(nn.Module):
         )
         ups: list[nn.Module] = []
         for a, b in zip(w, w[1:], strict=False):
-            ups += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b)]
+            ups += [up_conv(a, b, config.upsample), nn.BatchNorm2d(b)]
             ups.append(nn.ReLU(inplace=True))
-        ups.append(nn.ConvTranspose2d(w[-1], config.channels, 4, 2, 1))
+        ups.append(up_conv(w[-1], config.channels, config.upsample, bias=True))
         self.body = nn.Sequential(*ups)
         self.apply(dcgan_init)
 

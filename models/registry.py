@@ -21,6 +21,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from models import dcgan, dcgan128, dual, unet, vaegan
+from models.layers import UPSAMPLE
 from models.stylegan import stylegan2
 
 
@@ -82,6 +83,9 @@ LIMITS: dict[str, tuple[int, int]] = {
     **stylegan2.LIMITS,
 }
 MAX_LAYERS = 12  # entries in a widths list
+# A config's text fields and the values each may take. Absent from an older checkpoint, a field
+# takes its dataclass default ("upsample": "transposed", what every model was before it existed).
+CHOICES: dict[str, tuple[str, ...]] = {"upsample": UPSAMPLE}
 MAX_PARAMETERS = 2 * 10**9  # in the networks a checkpoint would build
 
 
@@ -118,9 +122,15 @@ def config_from_dict(kind: str, data: dict[str, Any]) -> Any:
 
 def check_value(key: str, value: Any) -> None:
     """Raise ConfigError unless `value` is a sane `config.<key>`: a size field a whole number
-    within LIMITS (each entry of a list, and at most MAX_LAYERS of them); a float finite.
-    None passes (an optional size left out): a Config says which of its fields may be None."""
+    within LIMITS (each entry of a list, and at most MAX_LAYERS of them); a float finite; a
+    text field one of its CHOICES. None passes (an optional size left out): a Config says which
+    of its fields may be None."""
     if value is None:
+        return
+    if key in CHOICES:
+        if not isinstance(value, str) or value not in CHOICES[key]:
+            choices = ", ".join(CHOICES[key])
+            raise ConfigError(f"config.{key} = {_show(value)} is not one of {choices}")
         return
     if key in LIMITS:
         if isinstance(value, (list, tuple)):

@@ -14,6 +14,7 @@ import torch
 
 from models.checkpoint import save_checkpoint
 from models.dcgan import DCGANConfig, Generator
+from models.layers import ResizeConv2d
 
 # file name → (config, seed). 128 px, ≈3.6 M parameters: the DCGAN size the stage is tuned for.
 # Named for what they show (soft colour fields) and their size; they are kind "dcgan" (the
@@ -52,18 +53,26 @@ def calibrate(G: Generator, seed: int = 0, batches: int = 4) -> Generator:
 
 
 def smooth_init(G: Generator, detail: float = 0.0) -> Generator:
-    """Each stride-2 transposed conv becomes a bilinear upsampling kernel times a random
-    channel-mixing matrix (plus a little per-tap noise, `detail`): low-frequency structure."""
-    k = torch.tensor([0.25, 0.75, 0.75, 0.25])
-    kernel = torch.outer(k, k)
-    convs = [m for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)][1:]
+    """Each x2 up-sampling conv becomes a bilinear upsampling kernel times a random
+    channel-mixing matrix (plus a little per-tap noise, `detail`): low-frequency structure.
+    A transposed conv (4x4) takes the kernel [1 3 3 1]/4 per axis; a resize conv (nearest x2,
+    then 3x3) takes [1 2 1]/4, which after the nearest copy is the same bilinear filter."""
+    t = torch.tensor([0.25, 0.75, 0.75, 0.25])
+    r = torch.tensor([0.25, 0.5, 0.25])
     with torch.no_grad():
-        for m in convs:
-            c_in, c_out = m.weight.shape[:2]
-            mix = torch.randn(c_in, c_out) / c_in**0.5
-            m.weight.copy_(
-                mix[:, :, None, None] * (kernel + detail * torch.randn(c_in, c_out, 4, 4))
-            )
+        for m in G.modules():
+            if isinstance(m, ResizeConv2d):
+                c_out, c_in, kh, kw = m.weight.shape
+                mix = (torch.randn(c_in, c_out) / c_in**0.5).t()
+                kernel = torch.outer(r, r)
+            elif isinstance(m, torch.nn.ConvTranspose2d) and m.stride == (2, 2):
+                c_in, c_out, kh, kw = m.weight.shape
+                mix = torch.randn(c_in, c_out) / c_in**0.5
+                kernel = torch.outer(t, t)
+            else:  # the first block (1x1 z → 4x4) keeps its random init
+                continue
+            noise = detail * torch.randn(*mix.shape, kh, kw)
+            m.weight.copy_(mix[:, :, None, None] * (kernel + noise))
     return G
 
 

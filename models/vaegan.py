@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from models.layers import check_upsample, up_conv
+
 
 @dataclass(frozen=True)
 class VAEGANConfig:
@@ -21,6 +23,7 @@ class VAEGANConfig:
     channels: int = 3
     slope: float = 0.2
     feature_level: int = 3  # critic level whose activations measure reconstruction (Larsen: 3)
+    upsample: str = "transposed"  # decoder: or "resize" (nearest x2 + 3x3 conv; models/layers.py)
 
     def __post_init__(self) -> None:
         n = math.log2(self.image_size / 4) if self.image_size >= 8 else 0
@@ -31,6 +34,7 @@ class VAEGANConfig:
             )
         if min(self.z_dim, self.ch, self.max_ch) < 1:
             raise ValueError("VAEGANConfig: z_dim, ch and max_ch must be ≥ 1")
+        check_upsample(self.upsample, "VAEGANConfig")
 
     @property
     def levels(self) -> int:
@@ -84,9 +88,9 @@ class Decoder(nn.Module):
         )
         ups: list[nn.Module] = []
         for a, b in zip(w, w[1:], strict=False):
-            ups += [nn.ConvTranspose2d(a, b, 4, 2, 1, bias=False), nn.BatchNorm2d(b)]
+            ups += [up_conv(a, b, config.upsample), nn.BatchNorm2d(b)]
             ups.append(nn.LeakyReLU(config.slope, inplace=True))
-        ups.append(nn.ConvTranspose2d(w[-1], config.channels, 4, 2, 1))
+        ups.append(up_conv(w[-1], config.channels, config.upsample, bias=True))
         self.body = nn.Sequential(*ups)
 
     @property
@@ -122,3 +126,12 @@ class Critic(nn.Module):
         for b in self.blocks[: max(1, min(self.config.feature_level, len(self.blocks)))]:
             x = b(x)
         return x
+
+    def feature_levels(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Activations after each of the first `feature_level` blocks (a perceptual loss's
+        levels: fine detail to parts)."""
+        out = []
+        for b in self.blocks[: max(1, min(self.config.feature_level, len(self.blocks)))]:
+            x = b(x)
+            out.append(x)
+        return out

@@ -301,39 +301,223 @@ def write_picks(path: Path, stats: list[dict[str, float]], k: int, checkpoint: P
     return artifacts.write_text(path, "\n".join(lines) + "\n")
 
 
-def conv_responses(net: nn.Module, image: torch.Tensor, per_layer: int = 16) -> np.ndarray:
-    """One row per conv layer: the `per_layer` most active channels' maps for `image` (1, 3,
-    S, S), each normalised and upsampled to S — what the layers respond to (cf. the deconvnet
-    figure of Zeiler & Fergus, here as activation maps)."""
-    maps: list[torch.Tensor] = []
-    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+# -- deconvnet (Zeiler & Fergus 2014): a channel's top activations projected back to pixels
+
+
+@dataclass
+class Projection:
+    layer: int  # conv layer (0 = the first)
+    channel: int
+    image: int  # which image of the batch held the activation
+    y: int  # where in the layer's map
+    x: int
+    value: float  # the activation
+    pixels: torch.Tensor  # (3, S, S): the projection into the input's space
+
+
+def _conv_trace(net: nn.Module, x: torch.Tensor) -> tuple[list[nn.Conv2d], list, list]:
+    """Run `net` on `x`; for each Conv2d in the order they ran: the layer, its input's shape and
+    the activation after it (the output of the last module before the next conv: after its
+    normalisation and nonlinearity)."""
+    order: list[tuple[nn.Module, torch.Tensor, tuple[int, ...]]] = []
+    leaves = [m for m in net.modules() if not list(m.children())]
     hooks = [
-        c.register_forward_hook(lambda m, i, o: maps.append(o.detach().float())) for c in convs
+        m.register_forward_hook(
+            lambda m, i, o: (
+                order.append((m, o.detach().clone(), tuple(i[0].shape)))
+                if isinstance(o, torch.Tensor) and i and isinstance(i[0], torch.Tensor)
+                else None
+            )
+        )
+        for m in leaves
     ]
     try:
         with torch.no_grad():
-            net(image)
+            net(x)
     finally:
         for h in hooks:
             h.remove()
-    size = image.shape[-1]
-    tiles = []
-    for act in maps:
-        a = F.leaky_relu(act[0], 0.0)
-        top = a.mean((1, 2)).argsort(descending=True)[:per_layer]
-        sel = F.interpolate(a[top][:, None], size=(size, size), mode="nearest")[:, 0]
-        lo = sel.flatten(1).min(1).values[:, None, None]
-        hi = sel.flatten(1).max(1).values[:, None, None]
-        sel = (sel - lo) / (hi - lo).clamp_min(1e-8)
-        tiles.append(
-            torch.cat([sel, torch.zeros(per_layer - len(sel), size, size)])
-            if len(sel) < per_layer
-            else sel
+    convs: list[nn.Conv2d] = []
+    shapes: list[tuple[int, ...]] = []
+    acts: list[torch.Tensor] = []
+    for m, out, shape in order:
+        if isinstance(m, nn.Conv2d):
+            convs.append(m)
+            shapes.append(shape)
+            acts.append(out)
+        elif acts and out.dim() == 4 and out.shape == acts[-1].shape:
+            acts[-1] = out  # batch norm, activation: the map the next layer sees
+    if not convs:
+        raise ValueError(f"{type(net).__name__}: no convolutions for a deconvnet")
+    return convs, shapes, acts
+
+
+@torch.no_grad()
+def project_down(
+    convs: list[nn.Conv2d], shapes: list[tuple[int, ...]], layer: int, fmap: torch.Tensor
+) -> torch.Tensor:
+    """A (1, C, h, w) map at the output of conv `layer` → (1, 3, S, S) input space: at each
+    layer rectified (ReLU, as on the way up) then through the transposed convolution with the
+    same weights (no pooling switches: the networks down-sample with strided convolutions)."""
+    y = fmap.float()
+    for conv, shape in zip(
+        reversed(convs[: layer + 1]), reversed(shapes[: layer + 1]), strict=True
+    ):
+        y = F.relu(y)
+        k, s, p, d = conv.kernel_size, conv.stride, conv.padding, conv.dilation
+        if isinstance(p, str):
+            raise ValueError(f"deconvnet: padding={p!r} convolutions are not supported")
+        extra = []
+        for i in range(2):
+            base = (y.shape[2 + i] - 1) * s[i] - 2 * p[i] + d[i] * (k[i] - 1) + 1
+            extra.append(max(0, min(shape[2 + i] - base, s[i] - 1)))
+        y = F.conv_transpose2d(
+            y,
+            conv.weight.float(),
+            stride=s,
+            padding=p,
+            output_padding=tuple(extra),
+            groups=conv.groups,
+            dilation=d,
         )
-    if not tiles:
-        return np.zeros((size, size, 3), np.uint8)
-    grey = (torch.stack(tiles).flatten(0, 1) * 255).to(torch.uint8)[..., None].expand(-1, -1, -1, 3)
-    return artifacts.grid(grey.numpy(), cols=per_layer)
+    return y
+
+
+@torch.no_grad()
+def deconvnet(
+    net: nn.Module, images: torch.Tensor, layer: int, channel: int, top: int = 1
+) -> list[Projection]:
+    """The `top` strongest activations of `channel` at conv `layer` over the batch `images`,
+    each alone (every other activation zeroed) projected back to pixel space."""
+    convs, shapes, acts = _conv_trace(net, images)
+    if not 0 <= layer < len(convs):
+        raise ValueError(
+            f"deconvnet: layer {layer} of {len(convs)} conv layers (0 … {len(convs) - 1})"
+        )
+    a = F.relu(acts[layer][:, channel].float())  # (N, h, w)
+    n, h, w = a.shape
+    values, flat = a.flatten().topk(max(1, min(top, a.numel())))
+    out = []
+    for v, i in zip(values.tolist(), flat.tolist(), strict=True):
+        b, rem = divmod(i, h * w)
+        y, x = divmod(rem, w)
+        fmap = torch.zeros(1, *acts[layer].shape[1:])
+        fmap[0, channel, y, x] = v
+        pixels = project_down(convs, shapes, layer, fmap)[0]
+        out.append(Projection(layer, channel, b, y, x, v, pixels))
+    return out
+
+
+def _zoom(tiles: torch.Tensor, energy: torch.Tensor, size: int) -> torch.Tensor:
+    """Crop `tiles` (K, 3, S, S) to the square around where `energy` (S, S) is nonzero (the
+    receptive field actually used), scaled back up to size x size."""
+    ys, xs = torch.nonzero(energy > 0.01 * energy.max(), as_tuple=True)
+    if len(ys) == 0:
+        return tiles
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    side = max(y1 - y0, x1 - x0, 4)
+    cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
+    top = min(max(cy - side // 2, 0), max(0, size - side))
+    left = min(max(cx - side // 2, 0), max(0, size - side))
+    crop = tiles[:, :, top : top + side, left : left + side]
+    return F.interpolate(crop, size=(size, size), mode="nearest")
+
+
+def deconvnet_figure(
+    net: nn.Module, images: torch.Tensor, channels: int = 8, layers: list[int] | None = None
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """Two rows per conv layer: the projections of its `channels` most active channels' top
+    activation (grey = 0), and the image that held it, kept where the projection is strong
+    (Zeiler & Fergus's "corresponding image patches"); each pair zoomed to the part of the
+    image the activation sees. Returns the figure and a table."""
+    convs, _, acts = _conv_trace(net, images)
+    layers = list(range(len(convs))) if layers is None else layers
+    size = images.shape[-1]
+    tiles: list[torch.Tensor] = []
+    table: list[dict[str, Any]] = []
+    for layer in layers:
+        peak = F.relu(acts[layer].float()).amax((0, 2, 3))
+        chosen = peak.argsort(descending=True)[:channels].tolist()
+        proj_row, patch_row = [], []
+        for c in chosen:
+            (p,) = deconvnet(net, images, layer, c)
+            m = p.pixels.abs().amax()
+            proj = (p.pixels / m.clamp_min(1e-12)).clamp(-1, 1)
+            energy = p.pixels.abs().sum(0)
+            mask = (energy > 0.1 * energy.max()).float()
+            mask = F.max_pool2d(mask[None, None], 3, 1, 1)[0]
+            patch = images[p.image].float() * mask - (1 - mask)
+            proj, patch = _zoom(torch.stack([proj, patch]), energy, size)
+            proj_row.append(proj)
+            patch_row.append(patch)
+            table.append(
+                {
+                    "layer": layer,
+                    "channel": c,
+                    "image": p.image,
+                    "y": p.y,
+                    "x": p.x,
+                    "activation": p.value,
+                }
+            )
+        blank = [-torch.ones(3, size, size)] * (channels - len(chosen))
+        tiles += proj_row + blank + patch_row + blank
+    return artifacts.grid(torch.stack(tiles), cols=channels), table
+
+
+# -- seed 000's comparison and seed 004's vector arithmetic
+
+
+@torch.no_grad()
+def encode(E: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """The encoder's means (the stage's live-video codes) for a batch in [-1, 1]."""
+    return torch.cat([E(c)[0] for c in images.split(64)])
+
+
+@torch.no_grad()
+def comparison(
+    real: torch.Tensor,
+    E: nn.Module,
+    G: nn.Module,
+    samples: torch.Tensor,
+    vae: tuple[nn.Module, nn.Module] | None = None,
+) -> tuple[torch.Tensor, list[str]]:
+    """Seed 000's "Original / VAE / GAN / VAE-GAN" figure: rows of real frames, the pixel VAE's
+    reconstructions (when a separate VAE run is given), this VAE-GAN's reconstructions, and its
+    samples from the prior (`samples` are z's). Images (rows·N, 3, S, S) and the row names."""
+    rows, names = [real], ["real"]
+    size = real.shape[-1]
+    if vae is not None:
+        ve, vg = vae
+        vs = int(getattr(getattr(vg, "config", None), "image_size", size))
+        x = F.interpolate(real, size=(vs, vs), mode="area") if vs != size else real
+        r = decode(vg, encode(ve, x))
+        rows.append(F.interpolate(r, size=(size, size), mode="bilinear") if vs != size else r)
+        names.append("VAE")
+    rows.append(decode(G, encode(E, real)))
+    names.append("VAE-GAN" if vae is not None else "reconstruction")
+    rows.append(decode(G, samples[: len(real)]))
+    names.append("samples")
+    return torch.cat([r.float().clamp(-1, 1) for r in rows]), names
+
+
+@torch.no_grad()
+def vector_arithmetic(
+    G: nn.Module,
+    z_with: torch.Tensor,
+    z_without: torch.Tensor,
+    targets: torch.Tensor,
+    scales: tuple[float, ...] = (0.0, 0.5, 1.0, 1.5),
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seed 004 / DCGAN: d = mean(with) − mean(without), then G(z + s·d) for each target z and
+    scale s. Returns the images (targets·scales, 3, S, S), row by row, and d."""
+    d = z_with.float().mean(0) - z_without.float().mean(0)
+    zs = torch.stack([t + s * d for t in targets.float() for s in scales])
+    return decode(G, zs), d
+
+
+def _seed_list(text: str | None) -> list[int]:
+    return [int(s) for s in str(text or "").split(",") if s.strip()]
 
 
 def _image(path: Path | None, size: int) -> torch.Tensor:
@@ -360,6 +544,16 @@ def _image(path: Path | None, size: int) -> torch.Tensor:
     return torch.from_numpy(img).permute(2, 0, 1)[None].float() / 127.5 - 1.0
 
 
+def _images(folder: Path, size: int, limit: int = 64) -> torch.Tensor:
+    """Up to `limit` images of a folder (sorted by name; centre-cropped, resized), [-1, 1]."""
+    from training.data import scan
+
+    files, _ = scan(Path(folder))
+    if not files:
+        raise ValueError(f"{folder}: no images")
+    return torch.cat([_image(f, size) for f in sorted(files)[:limit]])
+
+
 def analyze(args: argparse.Namespace) -> list[Path]:
     """Every analysis figure for `args.checkpoint`; returns the files written."""
     nets = open_networks(args.checkpoint)
@@ -383,13 +577,6 @@ def analyze(args: argparse.Namespace) -> list[Path]:
         k = max(1, -(-up // frames.shape[1]))
         frames = frames.repeat(k, axis=1).repeat(k, axis=2)
         written.append(artifacts.write_video(out / f"interpolation{tag}.mp4", frames, fps=24))
-        z1, z2 = seed_z(seeds[0], first.z_dim), seed_z(seeds[1 % len(seeds)] + 1000, first.z_dim)
-        z3s = [seed_z(2000 + i, first.z_dim) for i in range(4)]
-        rows = [torch.stack([z1, z2, z3, z1 - z2 + z3]) for z3 in z3s]
-        imgs = decode(G, torch.cat(rows))
-        written.append(
-            artifacts.write_png(out / f"arithmetic{tag}.png", artifacts.grid(imgs, 4), up)
-        )
     gen_name = "G0" if nets.kind == "dual" else "G"
     dirs = principal_directions(nets.gens[gen_name], nets.kind, args.directions, args.samples)
     dirs, table, baseline = rank_directions(nets.gens[gen_name], dirs)
@@ -416,13 +603,140 @@ def analyze(args: argparse.Namespace) -> list[Path]:
         if pick:
             picks = nets.path.with_name(f"{nets.path.stem}.picks.toml")
             written.append(write_picks(picks, stats, pick, nets.path))
-    size = int(getattr(nets.config, "image_size", 64))
+    G = nets.gens[gen_name]
+    size = int(decode(G, seed_z(0, G.z_dim)[None]).shape[-1])
+    data = getattr(args, "data", None)
+    real = _images(data, size) if data else _image(args.image, size)
+    others = dict(nets.others)
+    if "D" not in others:
+        critic, source = _critic_from_source(nets)
+        if critic is not None:
+            others["D"] = critic
+            print(f"the critic for the deconvnet: from {source}, the run this export came from")
+    if "E" in others:
+        written.append(_comparison_figure(args, nets, others["E"], G, real, out))
+    written += _arithmetic_figure(args, nets, others.get("E"), G, gen_name, real, out)
     for name in ("D", "E"):
-        if name in nets.others:
-            fig = conv_responses(nets.others[name], _image(args.image, size))
-            written.append(artifacts.write_png(out / f"responses-{name}.png", fig, 512))
-    if not nets.others:
+        if name in others:
+            fig, table = deconvnet_figure(others[name], real, int(getattr(args, "channels", 8)))
+            written.append(artifacts.write_png(out / f"deconvnet-{name}.png", fig, 512))
+            text = json.dumps({"net": name, "images": len(real), "top": table}, indent=2)
+            written.append(artifacts.write_text(out / f"deconvnet-{name}.json", text))
+    if "D" not in others:
         print(
-            f"{nets.path}: no critic or encoder in this file; layer responses need a run's last.pt"
+            f"{nets.path}: no critic/discriminator here (a stage export keeps only what the stage"
+            " plays); for the critic's deconvnet analyse the run itself: stage analyze runs/NAME"
         )
+    return written
+
+
+def _critic_from_source(nets: Networks) -> tuple[nn.Module | None, str]:
+    """An export records the run checkpoint it came from: its critic, when it is still there."""
+    source = str((nets.data.get("train") or {}).get("source") or "")
+    if not source or not Path(source).is_file() or Path(source).resolve() == nets.path.resolve():
+        return None, source
+    try:
+        other = open_networks(source)
+    except CheckpointError:
+        return None, source
+    if other.kind != nets.kind or other.config != nets.config:
+        return None, source
+    return other.others.get("D"), source
+
+
+def _comparison_figure(
+    args: argparse.Namespace,
+    nets: Networks,
+    E: nn.Module,
+    G: nn.Module,
+    real: torch.Tensor,
+    out: Path,
+) -> Path:
+    """comparison.png: real | (VAE) | VAE-GAN reconstruction | samples, one row each."""
+    vae = None
+    if getattr(args, "compare_vae", None):
+        other = open_networks(args.compare_vae)
+        if "E" not in other.others:
+            raise ValueError(f"{other.path}: --compare-vae needs a run or export with an encoder")
+        vae = other.others["E"], other.gens["G"]
+    n = min(8, len(real))
+    pick = torch.linspace(0, len(real) - 1, n).round().long()  # spread over the frames
+    samples = torch.stack([seed_z(s, G.z_dim) for s in range(n)])
+    imgs, names = comparison(real[pick], E, G, samples, vae)
+    path = artifacts.write_png(out / "comparison.png", artifacts.grid(imgs, n), 256)
+    note = "" if vae else " (a separate pixel-VAE run adds its row: --compare-vae RUN)"
+    print(f"comparison.png rows: {' | '.join(names)}, seeds 0-{n - 1} for the samples{note}")
+    return path
+
+
+ARITHMETIC_SCALES = (0.0, 0.5, 1.0, 1.5)
+
+
+def _arithmetic_figure(
+    args: argparse.Namespace,
+    nets: Networks,
+    E: nn.Module | None,
+    G: nn.Module,
+    gen_name: str,
+    real: torch.Tensor,
+    out: Path,
+) -> list[Path]:
+    """arithmetic.png: the first row G(mean with), G(mean without); then one row per target:
+    (the real image,) G(z + s·d) for s = 0, ½, 1, 1½ — d = mean(with) − mean(without)."""
+    with_dir, without_dir = getattr(args, "with_dir", None), getattr(args, "without_dir", None)
+    with_seeds = _seed_list(getattr(args, "with_seeds", None))
+    without_seeds = _seed_list(getattr(args, "without_seeds", None))
+    if bool(with_dir) != bool(without_dir) or bool(with_seeds) != bool(without_seeds):
+        raise ValueError("vector arithmetic takes both --with and --without (or both -seeds)")
+    size = real.shape[-1]
+    targets_real: torch.Tensor | None = None
+    if with_dir:
+        if E is None:
+            raise ValueError(
+                f"{nets.path}: --with/--without images need an encoder (a VAE-GAN); for a GAN"
+                " choose seeds: --with-seeds 1,5,9 --without-seeds 2,3"
+            )
+        z_with = encode(E, _images(with_dir, size))
+        z_without = encode(E, _images(without_dir, size))
+        # the targets: the --data images, else the images without it (to give it to them)
+        targets_real = real[:6] if getattr(args, "data", None) else _images(without_dir, size, 6)
+        targets = encode(E, targets_real)
+        mode = "images"
+    elif with_seeds:
+        z_with = torch.stack([seed_z(s, G.z_dim) for s in with_seeds])
+        z_without = torch.stack([seed_z(s, G.z_dim) for s in without_seeds])
+        targets = torch.stack([seed_z(s, G.z_dim) for s in _seed_list(args.seeds)[:6]])
+        mode = "seeds"
+    else:
+        print(
+            "vector arithmetic: choose what has the property and what lacks it —"
+            " --with DIR --without DIR (VAE-GAN) or --with-seeds 1,5,9 --without-seeds 2,3"
+        )
+        return []
+    imgs, d = vector_arithmetic(G, z_with, z_without, targets, ARITHMETIC_SCALES)
+    k = len(ARITHMETIC_SCALES)
+    rows = imgs.view(len(targets), k, *imgs.shape[1:])
+    if targets_real is not None:
+        rows = torch.cat([targets_real[:, None].float(), rows], 1)
+    cols = rows.shape[1]
+    head = decode(G, torch.stack([z_with.mean(0), z_without.mean(0)]))
+    head = torch.cat([head, -torch.ones(cols - 2, *head.shape[1:])])
+    grid = artifacts.grid(torch.cat([head, rows.flatten(0, 1)]), cols)
+    written = [artifacts.write_png(out / "arithmetic.png", grid, 256)]
+    info = {
+        "mode": mode,
+        "with": len(z_with),
+        "without": len(z_without),
+        "targets": len(targets),
+        "scales": list(ARITHMETIC_SCALES),
+        "norm": float(d.norm()),
+        "layout": "row 1: G(mean with), G(mean without); then per target: "
+        + ("the image, " if targets_real is not None else "")
+        + "G(z + s·d) for each scale",
+    }
+    written.append(artifacts.write_text(out / "arithmetic.json", json.dumps(info, indent=2)))
+    name = getattr(args, "save_as", None)
+    if name:
+        save_directions(nets.path, {name: d / d.norm().clamp_min(1e-8)})
+        print(f"saved direction {name!r} (|d| = {float(d.norm()):.2f}) into {nets.path}")
     return written

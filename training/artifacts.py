@@ -58,11 +58,6 @@ def write_text(path: str | os.PathLike, text: str) -> Path:
     return path
 
 
-def png_bytes(rgb: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    return buf.tobytes() if ok else b""
-
-
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float = 24.0) -> Path:
     """RGB uint8 frames → MP4 (mp4v), written to a temp name and renamed when complete."""
     path = Path(path)

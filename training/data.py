@@ -1,6 +1,8 @@
 """Datasets from folders of images and video files: aspect-preserving resize, random patches or
-pad-to-square, flips. Every file is checked before training; bad ones are skipped with one
-summary warning, and decoding of uncached images happens in DataLoader workers.
+pad-to-square, flips. Every file's header is checked before training (a readable image or video,
+and its size; nothing is decoded, so 200k images start in seconds); bad ones are skipped with one
+summary warning. Data that fits in memory is decoded once up front; the rest in DataLoader
+workers.
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import statistics
+import warnings
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -16,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 log = logging.getLogger("training.data")
@@ -70,6 +75,18 @@ def scan(root: Path) -> tuple[list[Path], list[Path]]:
     return images, videos
 
 
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the file's header, or None when it is not a readable image. Nothing
+    is decoded (PIL reads the header only)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                return img.size
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+
+
 def read_image(path: Path, reduce: int = 1) -> np.ndarray | None:
     """RGB uint8 HxWx3, or None when unreadable. `reduce` (2, 4, 8) decodes a JPEG at reduced
     size (much faster when the target is small)."""
@@ -81,18 +98,22 @@ def read_image(path: Path, reduce: int = 1) -> np.ndarray | None:
 
 
 def video_frames(path: Path, fps: float) -> tuple[list[int], int, int]:
-    """Indices of the frames to sample at `fps`, and the frame size; ([], 0, 0) if unreadable."""
+    """Indices of the frames to sample at `fps`, and the frame size; ([], 0, 0) if unreadable.
+    Reads the container's properties; decodes a frame only when they give no size."""
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
             return [], 0, 0
-        ok, frame = cap.read()
-        if not ok or frame is None:
-            return [], 0, 0
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if w <= 0 or h <= 0:
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                return [], 0, 0
+            h, w = frame.shape[:2]
         native = cap.get(cv2.CAP_PROP_FPS) or 25.0
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or 1
         step = max(1.0, native / max(fps, 1e-6))
-        return [int(round(i * step)) for i in range(int(count / step) or 1)], *frame.shape[1::-1]
+        return [int(round(i * step)) for i in range(int(count / step) or 1)], w, h
     finally:
         cap.release()
 
@@ -126,14 +147,28 @@ def read_frame(path: Path, index: int) -> np.ndarray | None:
         cap.release()
 
 
+def resized_size(w: int, h: int, opts: DataOptions) -> tuple[int, int]:
+    """(width, height) of a w x h image after `resize_for`."""
+    side = min(h, w) if opts.mode == "crop" else max(h, w)
+    scale = opts.target / side
+    if opts.mode == "pad":
+        return max(1, round(w * scale)), max(1, round(h * scale))
+    return max(opts.size, round(w * scale)), max(opts.size, round(h * scale))
+
+
+def jpeg_reduce(item: Item, opts: DataOptions) -> int:
+    """The largest JPEG decode reduction (1, 2, 4, 8) that still gives ≥ the target size."""
+    if item.path.suffix.lower() not in (".jpg", ".jpeg"):
+        return 1
+    side = min(item.width, item.height) if opts.mode == "crop" else max(item.width, item.height)
+    return max([r for r in (1, 2, 4, 8) if side / r >= opts.target] or [1])
+
+
 def resize_for(img: np.ndarray, opts: DataOptions) -> np.ndarray:
     """Aspect-preserving resize: min side → target (crop mode) or max side → target (pad)."""
     h, w = img.shape[:2]
-    side = min(h, w) if opts.mode == "crop" else max(h, w)
-    scale = opts.target / side
-    size = (max(opts.size, round(w * scale)), max(opts.size, round(h * scale)))
-    if opts.mode == "pad":
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    scale = opts.target / (min(h, w) if opts.mode == "crop" else max(h, w))
+    size = resized_size(w, h, opts)
     if size == (w, h):
         return img
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
@@ -178,21 +213,16 @@ class ImageFolder(Dataset):
         unreadable: list[Path] = []
         tiny: list[Path] = []
         self.items: list[Item] = []
-        self.cache: list[np.ndarray] | None = []
-        budget = opts.cache_mb * 2**20
-
-        def probe(path: Path) -> tuple[Path, np.ndarray | None]:
-            return path, read_image(path)
-
-        threads = probe_threads or min(8, os.cpu_count() or 1)
-        with ThreadPoolExecutor(threads) as pool:
-            for path, img in pool.map(probe, images):
-                if img is None:
+        self.videos = 0
+        threads = probe_threads or min(8, 2 * (os.cpu_count() or 1))
+        with ThreadPoolExecutor(threads) as pool:  # headers only: I/O bound
+            for path, size in zip(images, pool.map(image_size, images), strict=True):
+                if size is None:
                     unreadable.append(path)
-                elif min(img.shape[:2]) < min_side:
+                elif min(size) < min_side:
                     tiny.append(path)
                 else:
-                    self._add(Item(path, -1, img.shape[1], img.shape[0]), img, budget)
+                    self.items.append(Item(path, -1, *size))
         for path in videos:
             frames, w, h = video_frames(path, opts.video_fps)
             if not frames:
@@ -200,19 +230,17 @@ class ImageFolder(Dataset):
             elif min(w, h) < min_side:
                 tiny.append(path)
             else:
-                decoded = read_frames(path, frames) if self.cache is not None else {}
-                for f in frames:
-                    if self.cache is not None and f not in decoded:
-                        continue  # past the real end of the stream
-                    self._add(Item(path, f, w, h), decoded.get(f), budget)
+                self.videos += 1
+                self.items.extend(Item(path, f, w, h) for f in frames)
         self.skipped = unreadable + tiny
+        self.files = len(images) + len(videos)
+        first = ", ".join(str(p) for p in self.skipped[:5])
         if self.skipped:
-            first = ", ".join(str(p) for p in self.skipped[:5])
             log.warning(
                 "%s: skipped %d of %d files (%d unreadable, %d smaller than %d px): %s%s",
                 self.root,
                 len(self.skipped),
-                len(images) + len(videos),
+                self.files,
                 len(unreadable),
                 len(tiny),
                 min_side,
@@ -222,23 +250,66 @@ class ImageFolder(Dataset):
         if not self.items:
             raise DataError(
                 f"{self.root}: no usable images: {len(unreadable)} unreadable and {len(tiny)}"
-                f" smaller than {min_side} px of {len(images) + len(videos)} files"
+                f" smaller than {min_side} px of {self.files} files"
                 + (f" (first: {first})" if self.skipped else "")
             )
+        self.cache: list[np.ndarray] | None = None
+        need = sum(
+            3 * w * h for w, h in (resized_size(i.width, i.height, opts) for i in self.items)
+        )
+        if need <= opts.cache_mb * 2**20:
+            self.cache = self._decode_all(threads)
+        else:
+            log.info("%s: %d MB resized; decoding in workers", self.root, need >> 20)
 
-    def _add(self, item: Item, img: np.ndarray | None, budget: int) -> None:
-        self.items.append(item)
-        if self.cache is None:
-            return
-        if img is None:
-            self.cache = None
-            return
-        small = resize_for(img, self.opts)
-        self.cache.append(np.ascontiguousarray(small))
-        self._cached = getattr(self, "_cached", 0) + small.nbytes
-        if self._cached > budget:
-            log.info("%s: more than %d MB resized; decoding in workers", self.root, budget >> 20)
-            self.cache = None
+    def _decode_all(self, threads: int) -> list[np.ndarray] | None:
+        """Every item decoded and resized, in order (None if one fails: workers decode then)."""
+        out: list[np.ndarray | None] = [None] * len(self.items)
+        stills = [k for k, it in enumerate(self.items) if it.frame < 0]
+
+        def decode(k: int) -> np.ndarray | None:
+            item = self.items[k]
+            img = read_image(item.path, jpeg_reduce(item, self.opts))
+            return None if img is None else np.ascontiguousarray(resize_for(img, self.opts))
+
+        with ThreadPoolExecutor(threads) as pool:
+            for k, img in zip(stills, pool.map(decode, stills), strict=True):
+                out[k] = img
+        by_video: dict[Path, list[int]] = {}
+        for k, it in enumerate(self.items):
+            if it.frame >= 0:
+                by_video.setdefault(it.path, []).append(k)
+        for path, ks in by_video.items():
+            decoded = read_frames(path, [self.items[k].frame for k in ks])
+            for k in ks:
+                img = decoded.get(self.items[k].frame)
+                out[k] = None if img is None else np.ascontiguousarray(resize_for(img, self.opts))
+        missing = [k for k, img in enumerate(out) if img is None]
+        if missing:  # frames past a stream's real end, or a file that fails to decode after all
+            gone = {k for k in missing if self.items[k].frame >= 0}
+            if len(gone) == len(missing):
+                self.items = [it for k, it in enumerate(self.items) if k not in gone]
+                return [img for img in out if img is not None]
+            log.info("%s: %d files fail to decode; decoding in workers", self.root, len(missing))
+            return None
+        return out  # type: ignore[return-value]
+
+    def describe(self) -> str:
+        """One line for the opening of a run: the folder, how many images and frames, sizes."""
+        stills = [it for it in self.items if it.frame < 0]
+        frames = len(self.items) - len(stills)
+        parts = [f"{len(stills)} images"] if stills else []
+        if frames:
+            parts.append(f"{frames} frames of {self.videos} videos")
+        sides = [min(it.width, it.height) for it in self.items]
+        lo, mid, hi = min(sides), int(statistics.median(sides)), max(sides)
+        size = f"short side {lo} px" if lo == hi else f"short side {lo}-{hi} px, median {mid}"
+        where = "decoded into memory" if self.cache is not None else "decoded by workers"
+        skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
+        small = ""
+        if mid < self.opts.size:
+            small = f"; most are smaller than --size {self.opts.size}: they are upscaled"
+        return f"data {self.root}: {' + '.join(parts)} ({size}{skipped}), {where}{small}"
 
     def __len__(self) -> int:
         return len(self.items)
@@ -251,15 +322,7 @@ class ImageFolder(Dataset):
         if item.frame >= 0:
             img = read_frame(item.path, item.frame)
         else:
-            side = (
-                min(item.width, item.height)
-                if self.opts.mode == "crop"
-                else max(item.width, item.height)
-            )
-            reduce = max([r for r in (1, 2, 4, 8) if side / r >= self.opts.target] or [1])
-            img = read_image(
-                item.path, reduce if item.path.suffix.lower() in (".jpg", ".jpeg") else 1
-            )
+            img = read_image(item.path, jpeg_reduce(item, self.opts))
         return None if img is None else resize_for(img, self.opts)
 
     def __getitem__(self, key: int | tuple[int, int]) -> torch.Tensor:

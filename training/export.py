@@ -1,5 +1,6 @@
 """`stage export runs/NAME --out models/checkpoints/NAME.pt`: the stage checkpoint of a run —
-the EMA generator(s) (plus the encoder of a VAE-GAN), in eval mode, nothing else.
+the EMA generator(s) (plus a VAE-GAN's encoder, its EMA where the run kept one), in eval mode,
+nothing else: no critic (`stage analyze` finds it in the run recorded as `train.source`).
 """
 
 from __future__ import annotations
@@ -38,9 +39,9 @@ def export(run: str | os.PathLike, out: str | os.PathLike) -> Path:
         parts[g] = net.eval()
     if kind.name == "dual":
         parts["G"] = parts["G0"]  # the single-generator stage plays G0 as it is
-    if "E" in state and "E" in kind.parts:
-        enc = kind.parts["E"](config)
-        enc.load_state_dict(state["E"])
+    if "E" in kind.parts and ("E_ema" in state or "E" in state):
+        enc = kind.parts["E"](config)  # the averaged encoder where the run kept one
+        enc.load_state_dict(state["E_ema" if "E_ema" in state else "E"])
         parts["E"] = enc.eval()
     options = data.get("train", {}).get("options", {})
     train = {

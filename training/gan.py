@@ -21,21 +21,26 @@ def _scaled(widths: tuple[int, ...], scale: float) -> tuple[int, ...]:
     return tuple(max(1, round(w * scale)) for w in widths)
 
 
-def dcgan_config(size: int, width: float = 1.0, z_dim: int | None = None) -> dcgan.DCGANConfig:
+def dcgan_config(
+    size: int, width: float = 1.0, z_dim: int | None = None, upsample: str = "transposed"
+) -> dcgan.DCGANConfig:
     """The published DCGAN widths (1024-512-256-128 at 64 px; one more per doubling, capped at
-    1024), times `width`."""
+    1024), times `width`; `upsample`: "transposed" (the paper's) or "resize"."""
     n = size.bit_length() - 3
     if size < 8 or 4 * 2**n != size:
         raise ValueError(f"dcgan: --size must be 4·2^k (16, 32, 64, 128 ...), got {size}")
     widths = tuple(min(1024, 128 * 2 ** (n - 1 - i)) for i in range(n))
-    return dcgan.DCGANConfig(z_dim=z_dim or 100, widths=_scaled(widths, width))
+    return dcgan.DCGANConfig(z_dim=z_dim or 100, widths=_scaled(widths, width), upsample=upsample)
 
 
 def dcgan128_config(
-    size: int, width: float = 1.0, z_dim: int | None = None
+    size: int, width: float = 1.0, z_dim: int | None = None, upsample: str = "transposed"
 ) -> dcgan128.DCGAN128Config:
     return dcgan128.DCGAN128Config(
-        z_dim=z_dim or 100, widths=_scaled((512, 256, 128, 64), width), image_size=size
+        z_dim=z_dim or 100,
+        widths=_scaled((512, 256, 128, 64), width),
+        image_size=size,
+        upsample=upsample,
     )
 
 

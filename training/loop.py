@@ -1,6 +1,7 @@
 """The shared training loop: progress, sample grids from fixed z, loss plot, TensorBoard events,
 EMA generators, AMP + channels-last on CUDA, seeds, atomic checkpoints, exact --resume, Ctrl-C,
-NaN/inf stop, mode-collapse watch and SWD, data-parallel training under torchrun.
+NaN/inf stop, mode-collapse watch and SWD, a time budget (--minutes), data-parallel training
+under torchrun.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ import torch.distributed as dist
 from torch import nn
 
 from models.checkpoint import CheckpointError, read_checkpoint, save_checkpoint
-from training import artifacts, metrics
+from training import artifacts, defaults, events, metrics, report
 from training.data import BatchOrder, DataOptions, ImageFolder, loader, to_model_range
-from training.events import EventWriter
 from training.zoo import MODELS, build
 
 log = logging.getLogger("training")
@@ -37,6 +37,12 @@ log = logging.getLogger("training")
 # convolutions 1.15x slower, so not them). Always on CUDA.
 CPU_CHANNELS_LAST = {"dcgan", "dcgan128", "vaegan", "wgan-unet"}
 
+
+# Set to "1" by a caller that exports the run itself when training ends (performer's `stage
+# train`): the closing summary then names no export command of its own.
+EXPORT_FOLLOWS = "STAGE_TRAIN_EXPORT_FOLLOWS"
+
+UNTIMED = 2**62  # the step count of a --minutes run before its first steps are timed
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and a scheduler's or torchrun's stop
 
@@ -51,11 +57,12 @@ class TrainOptions:
     out: str
     data: str | None = None
     size: int | None = None  # default: the model's own (dcgan 64, dcgan128 128, ...)
-    steps: int = 10_000  # generator updates
+    steps: int | None = None  # generator updates (default: DEFAULT_STEPS, or to fit `minutes`)
+    minutes: float | None = None  # a time budget: the first steps' pace sets `steps`
     batch: int | None = None  # per process; default: the model's own
     lr: float | None = None
     seed: int = 0
-    width: float = 1.0  # scales every layer's channel count (small runs: 0.25)
+    width: float | None = None  # scales every layer's channels (default: by device, defaults.py)
     z_dim: int | None = None
     mode: str = "crop"  # "crop" (random patches) or "pad" (whole image, padded square)
     resize: int | None = None  # min side before cropping (default: size)
@@ -65,6 +72,7 @@ class TrainOptions:
     n_critic: int | None = None
     weights: dict[str, float] = field(default_factory=dict)  # loss weights, per model
     arrangement: str | None = None  # dual: "diametric" or "classifier"
+    upsample: str = "transposed"  # dcgan, dcgan128, vaegan: or "resize" (training/zoo.py)
     ema: float = 0.999
     log_every: int = 10
     sample_every: int = 200
@@ -76,19 +84,31 @@ class TrainOptions:
     amp: bool = True  # mixed precision on CUDA
     channels_last: str = "auto"  # "auto" (CUDA), "on", "off"
 
-    def resolved(self) -> TrainOptions:
+    def resolved(self, device_type: str = "cpu") -> TrainOptions:
+        """A copy with every default filled in: the model's own, and width and batch by the
+        device ("cpu", "cuda"). `steps` stays None when `minutes` is to set it."""
         if self.model not in MODELS:
             raise TrainingError(f"unknown model {self.model!r}; known: {', '.join(MODELS)}")
         spec = MODELS[self.model]
         o = copy.deepcopy(self)
         o.size = o.size or spec.size
-        o.batch = o.batch or spec.batch
+        o.width = o.width or defaults.default_width(o.model, device_type)
+        o.batch = o.batch or defaults.default_batch(spec.batch, device_type)
         o.lr = o.lr or spec.lr
+        if o.steps is not None:
+            o.minutes = None  # an explicit step count wins over a time budget
+        elif o.minutes is None:
+            o.steps = defaults.DEFAULT_STEPS
+        elif not o.minutes > 0:
+            raise TrainingError(f"--minutes must be > 0, got {o.minutes:g}")
         if o.model != "dual" and not o.data:
             raise TrainingError(f"{o.model}: --data PATH is required (a folder of images/videos)")
         for name in ("steps", "batch", "log_every", "sample_every", "eval_every", "ckpt_every"):
-            if getattr(o, name) < 1:
+            value = getattr(o, name)
+            if value is not None and value < 1:
                 raise TrainingError(f"--{name.replace('_', '-')} must be ≥ 1")
+        if not o.width > 0:
+            raise TrainingError(f"--width must be > 0, got {o.width:g}")
         return o
 
 
@@ -133,6 +153,7 @@ class Trainer:
     losses.png). `run()` returns the final step."""
 
     def __init__(self, options: TrainOptions, resume: bool = False) -> None:
+        self._t_created = time.perf_counter()  # a --minutes budget counts from here
         self.rank, self.world, local = _distributed()
         self.out = Path(options.out)
         self.ckpt_path = self.out / "last.pt"
@@ -145,16 +166,23 @@ class Trainer:
             except CheckpointError as e:
                 raise TrainingError(str(e)) from None
             saved = dict(self.resume_data["train"]["options"])
-            saved.update(steps=options.steps, out=str(self.out))
+            saved.update(out=str(self.out), minutes=options.minutes)
+            if options.steps is not None or options.minutes is not None:
+                saved["steps"] = options.steps  # else: on to the step count it had
+            elif saved.get("steps") == UNTIMED:  # saved before a budget was timed
+                saved["steps"] = None
             options = TrainOptions(**saved)
-        self.opts = options.resolved()
-        o = self.opts
-        if o.device == "auto":
+        if options.device == "auto":
             self.device = (
                 torch.device("cuda", local) if torch.cuda.is_available() else torch.device("cpu")
             )
         else:
-            self.device = torch.device(o.device)
+            self.device = torch.device(options.device)
+        self.opts = options.resolved(self.device.type)
+        o = self.opts
+        self.budget_s = o.minutes * 60.0 if o.steps is None else None
+        if o.steps is None:
+            o.steps = UNTIMED  # until the first steps are timed (see _pace)
         cuda = self.device.type == "cuda"
         auto_cl = cuda or o.model in CPU_CHANNELS_LAST
         self.channels_last = o.channels_last == "on" or (o.channels_last == "auto" and auto_cl)
@@ -170,6 +198,7 @@ class Trainer:
             for n in r.nets.values():
                 n.to(memory_format=torch.channels_last)
         self.ema = {g: EMA(r.nets[g], o.ema) for g in r.generators}
+        params = {n: sum(p.numel() for p in net.parameters()) for n, net in r.nets.items()}
         self.step, self.data_pos, self.history = 0, 0, []
         self.wall_s = 0.0  # training time over every session of this run (resumes add to it)
         if self.resume_data is not None:
@@ -180,18 +209,27 @@ class Trainer:
             for n in r.nets.values():
                 for t in [*n.parameters(), *n.buffers()]:
                     dist.broadcast(t.data, 0)
-        self.writer: EventWriter | None = None
+        self.writer: Any = None  # a torch.utils.tensorboard SummaryWriter, made by run()
         self._stop = False
         self._loader_iter: Any = None
         self.dataset: ImageFolder | None = None
+        threads = torch.get_num_threads()
+        self._say(report.opening(o, str(self.device), threads, self.world, params, self.step))
         if r.needs_data:
             data_opts = DataOptions(o.size, o.mode, o.resize, o.flip, o.video_fps)
             self.dataset = ImageFolder(o.data, data_opts)  # DataError before any step
+            self._say(self.dataset.describe())
         zgen = torch.Generator().manual_seed(o.seed + 12_345)
         self.z_fixed = torch.randn(16 if o.model == "dual" else 64, r.z_dim, generator=zgen)
         self.z_metrics = torch.randn(o.metrics_images, r.z_dim, generator=zgen)
         self.real_stash: torch.Tensor | None = None
         self.data_diversity = 0.0
+        self.copies_radius = metrics.copies_radius(None)
+        self.data_copies: metrics.Copies | None = None
+        self._paced = False
+        self._pace_from: tuple[float, int] | None = None
+        self._aimed = 0.0  # when the step count was last set to fit the budget
+        self._eval_s = self._samples_s = 0.0  # the closing figures and grid take this
         self.best_diversity = max(
             (h.get("metrics/diversity", 0.0) for h in self.history), default=0.0
         )
@@ -270,6 +308,8 @@ class Trainer:
         order = iter(BatchOrder(len(ds), n, self.opts.seed + 7))
         self.real_stash = to_model_range(torch.stack([ds[k] for k in next(order)]))
         self.data_diversity = metrics.batch_diversity(self.real_stash)
+        self.copies_radius = metrics.copies_radius(self.real_stash)
+        self.data_copies = metrics.near_copies(self.real_stash, self.copies_radius)
 
     # -- the loop
     def _on_sigint(self, signum: int, frame: Any) -> None:
@@ -288,7 +328,7 @@ class Trainer:
         self.saved_step = self.step if self.resume_data is not None else -1
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
-            self.writer = EventWriter(self.out / "events")
+            self.writer = events.open_writer(self.out / "events")
             self._stash_reals()
         main = threading.current_thread() is threading.main_thread()
         old = {s: signal.signal(s, self._on_sigint) for s in STOP_SIGNALS} if main else {}
@@ -300,6 +340,7 @@ class Trainer:
             t0, s0 = time.perf_counter(), self.step
             while self.step < o.steps:
                 losses = self.train_step()
+                self._pace()
                 if self.step % o.log_every == 0 or self.step == o.steps:
                     dt = max(time.perf_counter() - t0, 1e-9)
                     ips = r.images_per_step(o.batch) * self.world * (self.step - s0) / dt
@@ -324,6 +365,7 @@ class Trainer:
                 self.write_samples()
                 artifacts.loss_plot(self.out / "losses.png", self.history)
                 self.write_summary()
+                self._say(self._closing(interrupted))
             if interrupted:
                 print(
                     f"\nstopped at step {self.step}; checkpoint {self.ckpt_path}", file=sys.stderr
@@ -344,6 +386,45 @@ class Trainer:
         for name, ema in self.ema.items():
             ema.update(r.nets[name], self.step)
         return losses
+
+    def _say(self, text: str) -> None:
+        """A line for the person at the terminal (the first process only)."""
+        if self.rank != 0:
+            return
+        if sys.stderr.isatty():
+            text = "\r" + text.ljust(100)  # over a progress line
+        print(text, file=sys.stderr, flush=True)
+
+    def _pace(self) -> None:
+        """Times the first steps of this session (the first step, a warm-up, excluded) and says
+        the pace; with a time budget it sets the step count so the run ends on time, and aims
+        again at every progress line (and every 10 s). Every process takes the first one's count."""
+        now, o = time.perf_counter(), self.opts
+        if self._pace_from is None:
+            self._pace_from = (now, self.step)
+            return
+        t1, s1 = self._pace_from
+        done = self.step - s1
+        timed = self.world == 1 and now - t1 >= 3.0  # other processes go by the steps alone
+        first = (
+            not self._paced and done >= 2 and (timed or done >= 10 or self.step % o.log_every == 0)
+        )
+        due = self.step % o.log_every == 0 or (self.world == 1 and now - self._aimed >= 10.0)
+        again = self._paced and self.budget_s is not None and due
+        if not (first or again):
+            return
+        per_step = (now - t1) / done
+        if self.budget_s is not None:
+            left = self._t_created + self.budget_s - now - self._eval_s - self._samples_s
+            steps = torch.tensor([self.step + max(0, int(left / per_step))], device=self.device)
+            if self.world > 1:
+                dist.broadcast(steps, 0)
+            o.steps = max(self.step, int(steps.item()))
+            self._aimed = now
+        if first:
+            self._paced = True
+            ips = self.recipe.images_per_step(o.batch) * self.world / per_step
+            self._say(report.pace(ips, per_step, o.steps, self.step, o.minutes))
 
     def _stop_requested(self) -> bool:
         if self.world == 1:
@@ -375,11 +456,17 @@ class Trainer:
         if self.rank != 0:
             return
         if self.writer:
-            self.writer.scalars(self.step, {k: v for k, v in row.items() if k != "step"})
+            for k, v in row.items():
+                if k != "step":
+                    self.writer.add_scalar(k, v, self.step)
         text = " ".join(f"{k} {float(v):.4g}" for k, v in losses.items())
-        done = self.step / self.opts.steps
-        eta = time.strftime("%H:%M:%S", time.gmtime(eta_s)) if eta_s < 86_400 else ">1 day"
-        line = f"step {self.step}/{self.opts.steps} {done:4.0%}  {text}  {ips:.1f} img/s  eta {eta}"
+        if self.budget_s is not None and not self._paced:  # the step count is not known yet
+            line = f"step {self.step}/?  {text}  {ips:.1f} img/s"
+        else:
+            done = self.step / self.opts.steps
+            eta = time.strftime("%H:%M:%S", time.gmtime(eta_s)) if eta_s < 86_400 else ">1 day"
+            line = f"step {self.step}/{self.opts.steps} {done:4.0%}  {text}  {ips:.1f} img/s"
+            line += f"  eta {eta}"
         if sys.stderr.isatty():
             print("\r" + line.ljust(100), end="", file=sys.stderr, flush=True)
         else:
@@ -395,22 +482,38 @@ class Trainer:
         return torch.cat(out)
 
     def write_samples(self) -> Path:
+        t0 = time.perf_counter()
         images = self._generate(self.z_fixed)
-        cols = 8 if self.opts.model != "dual" else 8
-        tile = artifacts.grid(images, cols)
+        tile = artifacts.grid(images, 8)
         path = artifacts.write_png(self.out / "samples" / f"step_{self.step:07d}.png", tile)
         if self.writer:
-            self.writer.image(self.step, "samples", artifacts.png_bytes(tile), *tile.shape[:2])
+            self.writer.add_image("samples", tile, self.step, dataformats="HWC")
             self.writer.flush()
+        self._samples_s = max(self._samples_s, time.perf_counter() - t0)
         return path
 
     def evaluate(self) -> dict[str, float]:
-        """Batch diversity (with the collapse warning) and SWD against the real stash."""
+        """Batch diversity, near-copies (with the collapse warnings) and SWD against the real
+        stash."""
+        t0 = time.perf_counter()
         fake = self._generate(self.z_metrics)
+        copies = metrics.near_copies(fake, self.copies_radius)
         figures = {
             "metrics/diversity": metrics.batch_diversity(fake),
             "metrics/dominant_cluster": metrics.dominant_cluster(fake),  # near-copies' share
+            "metrics/near_copies": copies.near,  # share of samples with a near-copy
+            "metrics/distinct": float(copies.distinct),  # distinct pictures among them
+            "metrics/samples": float(copies.n),
         }
+        if self.data_copies is not None:
+            figures["metrics/data_distinct"] = float(self.data_copies.distinct)
+        # a grid of a few repeated pictures, trained or not: what a viewer sees first
+        repeated = metrics.copies_warning(copies, self.data_copies)
+        if repeated:
+            early = self.best_diversity < self.opts.collapse_ratio * self.data_diversity
+            log.warning(
+                "step %d: %s%s", self.step, repeated, " (or not learnt yet)" if early else ""
+            )
         self.best_diversity = max(self.best_diversity, figures["metrics/diversity"])
         if self.real_stash is not None:
             figures["metrics/data_diversity"] = self.data_diversity
@@ -429,19 +532,38 @@ class Trainer:
             if cluster and trained:
                 log.warning("step %d: %s", self.step, cluster)
         if self.writer:
-            self.writer.scalars(self.step, figures)
+            for k, v in figures.items():
+                self.writer.add_scalar(k, v, self.step)
         if self.history and self.history[-1].get("step") == self.step:
             self.history[-1].update(figures)
         else:
             self.history.append({"step": self.step, **figures})
+        self._eval_s = max(self._eval_s, time.perf_counter() - t0)
         return figures
+
+    def _latest(self) -> dict[str, float]:
+        latest: dict[str, float] = {}
+        for row in self.history:
+            latest.update({k: v for k, v in row.items() if k.startswith(("metrics/", "loss/"))})
+        return latest
+
+    def _closing(self, interrupted: bool) -> str:
+        """The closing summary: figures, the collapse verdict and the next command."""
+        summary = json.loads((self.out / "summary.json").read_text())
+        early = self.best_diversity < self.opts.collapse_ratio * self.data_diversity
+        line, collapsed = report.verdict(self._latest(), self.opts.collapse_ratio, early)
+        lr = float(self.opts.lr or 0.0)
+        argv = sys.argv[1:]
+        follows = os.environ.get(EXPORT_FOLLOWS) == "1"
+        commands = report.next_commands(
+            self.opts, argv, collapsed, interrupted, lr, early, export_follows=follows
+        )
+        return report.closing(summary, line, commands)
 
     def write_summary(self) -> Path:
         """`summary.json` in the run folder: the command, options, steps, wall time and the
         latest figures (the numbers to quote beside a shipped checkpoint)."""
-        latest: dict[str, float] = {}
-        for row in self.history:
-            latest.update({k: v for k, v in row.items() if k.startswith(("metrics/", "loss/"))})
+        latest = self._latest()
         speeds = [row["images_per_s"] for row in self.history[-20:] if "images_per_s" in row]
         summary = {
             "model": self.opts.model,
@@ -453,6 +575,11 @@ class Trainer:
             "device": str(self.device),
             "torch": str(torch.__version__),
             "figures": latest,
+            "collapse": report.verdict(
+                latest,
+                self.opts.collapse_ratio,
+                self.best_diversity < self.opts.collapse_ratio * self.data_diversity,
+            )[0],
         }
         return artifacts.write_text(self.out / "summary.json", json.dumps(summary, indent=2) + "\n")
 

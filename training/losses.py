@@ -30,13 +30,54 @@ def recon_loss(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def feature_recon_loss(
-    features: Callable[[torch.Tensor], torch.Tensor], x_hat: torch.Tensor, x: torch.Tensor
+    features: Callable[[torch.Tensor], torch.Tensor | list[torch.Tensor]],
+    x_hat: torch.Tensor,
+    x: torch.Tensor,
 ) -> torch.Tensor:
     """Learned similarity (Larsen et al. 2016): squared distance in the critic's feature space.
-    The real image's features are a fixed target."""
+    The real image's features are a fixed target. `features` may return one tensor or a list
+    (several levels: a perceptual loss); each level's distance is divided by its target's mean
+    square, so the levels weigh alike and the term does not grow as the critic's features do."""
     with torch.no_grad():
-        target = features(x)
-    return (features(x_hat) - target).square().mean()
+        targets = features(x)
+    outs = features(x_hat)
+    if isinstance(targets, torch.Tensor):
+        return (outs - targets).square().mean()
+    terms = [
+        (o.float() - t.float()).square().mean() / t.float().square().mean().clamp_min(1e-6)
+        for o, t in zip(outs, targets, strict=True)
+    ]
+    return torch.stack(terms).mean()
+
+
+def diff_augment(x: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
+    """DiffAugment (Zhao et al. 2020), differentiable: per-image brightness, saturation and
+    contrast jitter and a random translation (by up to 1/8 of the side, zero-filled). Applied
+    alike to everything the critic sees, so a critic on little data does not memorise it and the
+    generator is not taught the augmentation."""
+    if strength <= 0:
+        return x
+    n, dev = x.shape[0], x.device
+    r = lambda: torch.rand(n, 1, 1, 1, device=dev, dtype=x.dtype)  # noqa: E731
+    x = x + (r() - 0.5) * strength
+    mean = x.mean(1, keepdim=True)
+    x = (x - mean) * (1 + (r() * 2 - 1) * strength) + mean
+    mean = x.mean((1, 2, 3), keepdim=True)
+    x = (x - mean) * (1 + (r() - 0.5) * strength) + mean
+    s = x.shape[-1]
+    shift = max(1, round(s * 0.125 * strength))
+    dx, dy = torch.randint(-shift, shift + 1, (2, n), device=dev)
+    base = torch.arange(s, device=dev)
+    gx = (base[None] + dx[:, None]).clamp(-1, s)  # -1 and s index the zero padding
+    gy = (base[None] + dy[:, None]).clamp(-1, s)
+    padded = F.pad(x, (1, 1, 1, 1))
+    idx_y = (gy + 1)[:, None, :, None].expand(-1, x.shape[1], -1, s + 2)
+    rows = padded.gather(2, idx_y)
+    idx_x = (gx + 1)[:, None, None, :].expand(-1, x.shape[1], s, -1)
+    out = rows.gather(3, idx_x)
+    if x.is_contiguous(memory_format=torch.channels_last):  # keep the convolutions' fast path
+        out = out.contiguous(memory_format=torch.channels_last)
+    return out
 
 
 def gradient_penalty(

@@ -1,8 +1,11 @@
-"""Training figures that need no downloaded weights: batch diversity (mode-collapse watch) and
-the sliced Wasserstein distance on Laplacian-pyramid patches (Karras et al. 2018).
+"""Training figures that need no downloaded weights: the mode-collapse watch (batch diversity,
+near-copies in a sample grid, the dominant repeated picture) and the sliced Wasserstein distance
+on Laplacian-pyramid patches (Karras et al. 2018).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -62,6 +65,69 @@ def cluster_warning(fraction: float, limit: float = 0.5) -> str | None:
             " one image (the pixel diversity can still look fine)"
         )
     return None
+
+
+def thumbnails(images: torch.Tensor, side: int = 8) -> torch.Tensor:
+    """(N, 3·side·side) area-averaged thumbnails: the picture as a viewer sees a grid cell,
+    blind to pixel noise and fine texture (what makes two samples "the same picture")."""
+    x = images.detach().float()
+    if x.shape[-1] > side or x.shape[-2] > side:
+        x = F.adaptive_avg_pool2d(x, side)
+    return x.flatten(1)
+
+
+@dataclass(frozen=True)
+class Copies:
+    """How many pictures a batch really holds: `near`, the share of images that have a
+    near-copy in the batch; `distinct`, how many groups of near-copies cover it (N when all
+    differ, 1 for one picture repeated); `n`, the batch size."""
+
+    near: float
+    distinct: int
+    n: int
+
+
+def near_copies(images: torch.Tensor, radius: float) -> Copies:
+    """Near-copies in a batch: two images are copies when their 8x8 thumbnails differ by less
+    than `radius` (RMS per value, images in [-1, 1]; 8x8 thumbnails tell 64 px patches of
+    different photographs apart as well as 16x16 ones, and average 8x more noise away).
+    Distinct groups are counted greedily, densest neighbourhood first."""
+    f = thumbnails(images)
+    n = f.shape[0]
+    if n < 2:
+        return Copies(0.0, n, n)
+    near = torch.cdist(f, f) / f.shape[1] ** 0.5 <= radius
+    share = float((near.sum(1) > 1).float().mean())  # the diagonal is always near
+    free = torch.ones(n, dtype=torch.bool)
+    groups = 0
+    while bool(free.any()):
+        counts = (near & free[None, :]).sum(1).masked_fill(~free, -1)
+        free &= ~near[int(counts.argmax())]
+        groups += 1
+    return Copies(share, groups, n)
+
+
+def copies_radius(data: torch.Tensor | None, fraction: float = 0.1) -> float:
+    """The near-copy radius: `fraction` of the data's thumbnail spread (so dim or low-contrast
+    footage is judged on its own scale); 0.08 (≈10/255 RMS) when there is no data."""
+    if data is None or data.shape[0] < 2:
+        return 0.08
+    return max(1e-3, fraction * batch_diversity(thumbnails(data)))
+
+
+def copies_warning(samples: Copies, data: Copies | None = None, share: float = 0.5) -> str | None:
+    """A message when at least `share` of the samples have a near-copy and they hold fewer than
+    half as many distinct pictures as as many real images do (a grid of a few repeated
+    pictures: the collapse a mean diversity can miss)."""
+    if samples.near < share or (data is not None and samples.distinct >= 0.5 * data.distinct):
+        return None
+    real = f"; {data.n} real images: {data.distinct} distinct" if data is not None else ""
+    return (
+        f"mode collapse: the {samples.n} samples are only {samples.distinct} distinct"
+        f" picture{'s' if samples.distinct != 1 else ''}"
+        f" ({samples.near:.0%} have a near-copy{real}); try a lower learning rate, more data or"
+        " another --seed"
+    )
 
 
 _KERNEL = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16.0

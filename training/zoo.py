@@ -38,10 +38,20 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
+# The models whose config builder takes `upsample` ("transposed" | "resize"; models/layers.py).
+UPSAMPLING = ("dcgan", "dcgan128", "vaegan")
+
+
 def build(options: dict[str, Any], device: torch.device) -> Recipe:
     """The recipe for `options["model"]`, its networks initialised from the current RNG."""
     spec = MODELS[options["model"]]
+    upsample = options.get("upsample") or "transposed"
+    extra = {} if upsample == "transposed" else {"upsample": upsample}
+    if extra and options["model"] not in UPSAMPLING:
+        raise ValueError(
+            f"{options['model']}: --upsample {upsample} is for {', '.join(UPSAMPLING)} only"
+        )
     config = spec.config(
-        int(options["size"]), float(options.get("width", 1.0)), options.get("z_dim")
+        int(options["size"]), float(options.get("width", 1.0)), options.get("z_dim"), **extra
     )
     return spec.recipe(config, options, device)

@@ -3,6 +3,7 @@ checkpoint round trip, config validation."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,13 @@ def test_dcgan128_dropout_only_in_training():
     D = dcgan128.Discriminator(c)
     assert sum(isinstance(m, torch.nn.Dropout) for m in D.modules()) == 2
     x = torch.rand(4, 3, 32, 32)
-    assert torch.equal(D.eval()(x), D(x))
+    torch.manual_seed(0)
+    D.train()
+    assert not torch.equal(D(x), D(x))  # training: a fresh dropout mask each call
+    D.eval()
+    assert torch.equal(D(x), D(x))  # evaluation: no dropout, the same answer
+    plain = dcgan128.Discriminator(dataclasses.replace(c, dropout=0.0)).train()
+    assert torch.equal(plain(x), plain(x))  # the training-mode difference is the dropout's
 
 
 @pytest.mark.parametrize(

@@ -97,3 +97,23 @@ def test_batch_order_resumes_and_shards():
     r0 = next(iter(BatchOrder(12, 3, seed=1, rank=0, world=2)))
     r1 = next(iter(BatchOrder(12, 3, seed=1, rank=1, world=2)))
     assert not {i for i, _ in r0} & {i for i, _ in r1}
+
+
+def test_the_check_reads_headers_only(photos: Path, monkeypatch):
+    """Data too big for memory is not decoded before training: each file's header says it is a
+    readable image and its size. Data that fits is decoded once, up front."""
+    import cv2
+
+    import training.data as data
+
+    decoded = []
+    read = data.read_image
+    monkeypatch.setattr(data, "read_image", lambda *a: decoded.append(a[0]) or read(*a))
+    ds = ImageFolder(photos, DataOptions(32, cache_mb=0))
+    assert decoded == [] and ds.cache is None and len(ds) == 6
+    for item in ds.items:
+        h, w = cv2.imread(str(item.path)).shape[:2]
+        assert (item.width, item.height) == (w, h)
+    cached = ImageFolder(photos, DataOptions(32))
+    assert cached.cache is not None and sorted(decoded) == sorted(i.path for i in ds.items)
+    assert "6 images (short side 48 px)" in cached.describe()

@@ -1,20 +1,25 @@
-"""Loss terms, training figures and event files, checked against values known by hand."""
+"""Loss terms, training figures and event files, checked against values known by hand (event
+files read back by TensorBoard's own reader)."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from training import losses as L
-from training.events import EventWriter, crc32c, read_scalars
+from training.events import open_writer, read_scalars
 from training.metrics import (
     batch_diversity,
     cluster_warning,
     collapse_warning,
+    copies_radius,
+    copies_warning,
     dominant_cluster,
+    near_copies,
     sliced_wasserstein_distance,
 )
 
@@ -92,20 +97,63 @@ def test_swd_prefers_the_same_distribution():
     assert same[0] < other[0] / 2  # the fine level sees the missing detail
 
 
-def test_event_file_round_trip(tmp_path):
-    assert crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value
-    w = EventWriter(tmp_path)
-    w.scalars(5, {"loss/d": 0.25, "images_per_s": 50.0})
-    w.image(5, "samples", b"\x89PNG...", 2, 2)
-    w.scalars(10, {"loss/d": 0.5})
+def test_event_files_read_by_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    w = open_writer(tmp_path / "events")
+    w.add_scalar("loss/d", 0.25, 5)
+    w.add_scalar("images_per_s", 50.0, 5)
+    grid = np.zeros((6, 10, 3), np.uint8)
+    grid[:, :5] = 255
+    w.add_image("samples", grid, 5, dataformats="HWC")
+    w.add_scalar("loss/d", 0.5, 10)
     w.close()
-    w.close()
-    assert read_scalars(w.path) == {"loss/d": [(5, 0.25), (10, 0.5)], "images_per_s": [(5, 50.0)]}
-    data = bytearray(w.path.read_bytes())
-    data[-3] ^= 0xFF
-    w.path.write_bytes(bytes(data))
-    with pytest.raises(ValueError, match="CRC"):
-        read_scalars(w.path)
+    w.close()  # safe twice
+    (path,) = (tmp_path / "events").iterdir()
+    acc = EventAccumulator(str(path), size_guidance={"scalars": 0, "images": 0})
+    acc.Reload()
+    assert [(e.step, e.value) for e in acc.Scalars("loss/d")] == [(5, 0.25), (10, 0.5)]
+    (img,) = acc.Images("samples")
+    assert (img.step, img.width, img.height) == (5, 10, 6)
+    assert read_scalars(path) == {"loss/d": [(5, 0.25), (10, 0.5)], "images_per_s": [(5, 50.0)]}
+
+
+def _photo_patches(n: int = 64, size: int = 64) -> torch.Tensor:
+    """n random patches of scikit-image's colour photographs, in [-1, 1]: diverse real data."""
+    from skimage import data
+
+    gen = torch.Generator().manual_seed(1)
+    names = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "colorwheel")
+    photos = [torch.from_numpy(getattr(data, k)()[..., :3].copy()).permute(2, 0, 1) for k in names]
+    out = []
+    for i in range(n):
+        p = F.interpolate(photos[i % len(photos)][None].float(), scale_factor=0.5, mode="area")
+        y, x = (int(torch.randint(0, s - size + 1, (1,), generator=gen)) for s in p.shape[-2:])
+        out.append(p[0, :, y : y + size, x : x + size])
+    return torch.stack(out) / 127.5 - 1
+
+
+def test_near_copies_fire_on_a_collapsed_grid_and_not_on_real_data():
+    real = _photo_patches()
+    gen = torch.Generator().manual_seed(0)
+    four = real[[0, 1, 2, 3]]  # 64 samples that are 4 pictures plus a little noise
+    collapsed = (four.repeat(16, 1, 1, 1) + 0.1 * torch.randn(64, 3, 64, 64, generator=gen)).clamp(
+        -1, 1
+    )
+    # the old measures miss it: the batch looks as diverse as the data, no picture dominates
+    assert batch_diversity(collapsed) > 0.5 * batch_diversity(real)
+    assert collapse_warning(batch_diversity(collapsed), batch_diversity(real)) is None
+    assert cluster_warning(dominant_cluster(collapsed)) is None
+    radius = copies_radius(real)
+    data, grid = near_copies(real, radius), near_copies(collapsed, radius)
+    assert (grid.near, grid.distinct, grid.n) == (1.0, 4, 64)
+    assert data.near < 0.2 and data.distinct > 50, data
+    warning = copies_warning(grid, data)
+    assert warning and "only 4 distinct pictures" in warning
+    assert copies_warning(data, data) is None  # real data is quiet
+    one = (real[:1] + 0.05 * torch.randn(64, 3, 64, 64, generator=gen)).clamp(-1, 1)
+    assert copies_warning(near_copies(one, copies_radius(None))) is not None  # no data: absolute
+    assert copies_warning(near_copies(real, copies_radius(None))) is None
 
 
 def test_dominant_cluster_sees_a_partial_collapse():

@@ -23,6 +23,16 @@ TINY = {
         dcgan128.DCGAN128Config(z_dim=8, widths=(16, 8, 8, 4), image_size=32)
     ),
     "vaegan": lambda: vaegan.Decoder(vaegan.VAEGANConfig(z_dim=8, image_size=32, ch=4, max_ch=16)),
+    # resize-then-convolve up-sampling (models/layers.py): the same layers to bend
+    "dcgan-resize": lambda: dcgan.Generator(
+        dcgan.DCGANConfig(z_dim=8, widths=(16, 8), upsample="resize")
+    ),
+    "dcgan128-resize": lambda: dcgan128.Generator(
+        dcgan128.DCGAN128Config(z_dim=8, widths=(16, 8, 8, 4), image_size=32, upsample="resize")
+    ),
+    "vaegan-resize": lambda: vaegan.Decoder(
+        vaegan.VAEGANConfig(z_dim=8, image_size=32, ch=4, max_ch=16, upsample="resize")
+    ),
     "wgan-unet": lambda: unet.Generator(unet.UNetConfig(image_size=16, widths=(4, 8))),
     "dual": None,  # G0 and G1
     "stylegan2": lambda: stylegan2.Generator(
@@ -136,6 +146,16 @@ def test_layers_in_forward_order_and_the_layer_choice():
         decode(engine, style(layer=u, multiply=2.0))
         hooked = [m for m in G.modules() if m._forward_hooks]
         assert hooked == [module]
+
+
+@pytest.mark.parametrize("kind", ["dcgan", "dcgan128", "vaegan"])
+def test_a_resize_model_has_the_same_layers_as_a_transposed_one(kind):
+    names = {}
+    for mode in ("transposed", "resize"):
+        G = TINY[kind if mode == "transposed" else f"{kind}-resize"]()
+        where = {id(m): n for n, m in G.named_modules()}
+        names[mode] = [where[id(m)] for m in feature_layers(G)]
+    assert names["resize"] == names["transposed"] and len(names["resize"]) >= 3
 
 
 @pytest.mark.parametrize("kind", KINDS)
