@@ -7,6 +7,7 @@ the still is taken `--after` seconds into it, when its fade is over — and writ
 
     docs/media/default-show-contact-sheet.png   the stills in a row, each scene's name under it
     docs/media/default-show.mp4                 the seconds before each still, back to back
+    docs/media/default-show.gif                 the same clip, small, for the README
 
     python scripts/contact_sheet.py [--after 8] [--clip 1.9] [--out docs/media]
 """
@@ -106,6 +107,25 @@ def clip(frames: list[np.ndarray], fps: int, path: Path) -> None:
             container.mux(packet)
 
 
+def gif(frames: list[np.ndarray], fps: int, path: Path, every: int = 3, width: int = 256) -> None:
+    """The frames as a looping GIF at fps / `every`, `width` px wide (one shared palette)."""
+    from PIL import Image
+
+    picked = frames[::every]
+    height = round(HEIGHT * width / WIDTH)
+    images = [Image.fromarray(f).resize((width, height), Image.Resampling.LANCZOS) for f in picked]
+    palette = images[len(images) // 2].quantize(colors=255, method=Image.Quantize.MEDIANCUT)
+    quantized = [im.quantize(palette=palette, dither=Image.Dither.FLOYDSTEINBERG) for im in images]
+    quantized[0].save(
+        path,
+        save_all=True,
+        append_images=quantized[1:],
+        duration=round(1000 * every / fps),
+        loop=0,
+        optimize=True,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--show", type=Path, default=ROOT / "show.toml")
@@ -145,8 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     sheet = args.out / "default-show-contact-sheet.png"
     contact_sheet(stills, title, sheet)
     movie = args.out / "default-show.mp4"
-    clip([got[i] for span in spans for i in span if i in got], round(fps / step), movie)
-    for path in (sheet, movie):
+    frames = [got[i] for span in spans for i in span if i in got]
+    clip(frames, round(fps / step), movie)
+    small = args.out / "default-show.gif"
+    gif(frames, round(fps / step), small)
+    for path in (sheet, movie, small):
         print(f"wrote {path} ({path.stat().st_size / 1024:.0f} kB)")
     return 0
 
