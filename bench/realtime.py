@@ -470,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--output", default="640x360", help="output resolution WxH")
     ap.add_argument("--sizes", default="64,128,256")
     ap.add_argument("--runs", type=int, default=1, help="runs per size (medians reported)")
+    ap.add_argument("--name", default="realtime.json", help="the JSON file's name in --out")
     ap.add_argument(
         "--gl-threads", type=int, help="Mesa llvmpipe's rasterizer threads (LP_NUM_THREADS)"
     )
@@ -525,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
             results["sizes"][size] = {"runs": runs, "median": medians(runs)}
             if args.runs > 1:
                 print_median(size, results["sizes"][size]["median"])
-    save_results(args.out, "realtime.json", results)
+    save_results(args.out, args.name, results)
     return 0
 
 
