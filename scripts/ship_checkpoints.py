@@ -7,7 +7,10 @@ sample grid as NAME.png. Usage:
 
     python scripts/ship_checkpoints.py [dual dcgan vaegan] [--scale 0.01]
 
-`--scale` multiplies every step count (a quick rehearsal of the whole pipeline).
+`--scale` multiplies every step count (a quick rehearsal of the whole pipeline). `--steps N`
+(and `--every N`, the sample/eval/checkpoint interval, default N/10) override one recipe's:
+with `--reuse`, a run stopped at a grid (Ctrl-C right after step N) is exported as trained for
+N steps, which is what `stage train --steps N --sample-every E ...` reproduces.
 """
 
 from __future__ import annotations
@@ -35,13 +38,14 @@ RECIPES: dict[str, tuple[str, int, list[str], str]] = {
     "dcgan-photos": (
         "dcgan",
         3000,
-        ["--width", "0.25", "--batch", "64", "--lr", "2e-4", "--resize", "128"],
+        ["--width", "0.25", "--batch", "64", "--lr", "2e-4", "--resize", "128"]
+        + ["--upsample", "resize"],
         "random 64 px patches of scikit-image's colour photographs (stage photos)",
     ),
     "vaegan-photos": (
         "vaegan",
         1800,
-        ["--width", "0.5", "--size", "64", "--resize", "128"],
+        ["--width", "0.5", "--size", "64", "--resize", "128", "--upsample", "resize"],
         "random 64 px patches of scikit-image's colour photographs (stage photos)",
     ),
 }
@@ -70,14 +74,20 @@ def finished(run: Path, steps: int) -> bool:
         return False
 
 
-def ship(name: str, scale: float, reuse: bool = False) -> Path:
+def ship(
+    name: str,
+    scale: float,
+    reuse: bool = False,
+    steps_override: int | None = None,
+    every_override: int | None = None,
+) -> Path:
     model, steps, extra, data = RECIPES[name]
-    steps = max(2, round(steps * scale))
+    steps = steps_override or max(2, round(steps * scale))
     run = RUNS / name
     train = ["train", model, "--out", str(run.relative_to(ROOT)), "--steps", str(steps)]
     if model != "dual":
         train += ["--data", str(PHOTOS.relative_to(ROOT))]
-    every = str(max(1, steps // 10))
+    every = str(every_override or max(1, steps // 10))
     train += [*extra, "--sample-every", every, "--eval-every", every, "--ckpt-every", every]
     if reuse and finished(run, steps):
         print(f"{run}: trained already ({steps} steps); exporting it", flush=True)
@@ -132,6 +142,8 @@ def main() -> int:
     p.add_argument("names", nargs="*", default=list(RECIPES))
     p.add_argument("--scale", type=float, default=1.0, help="multiply every step count")
     p.add_argument("--reuse", action="store_true", help="export runs that finished already")
+    p.add_argument("--steps", type=int, help="one recipe's step count (instead of its own)")
+    p.add_argument("--every", type=int, help="sample/eval/checkpoint interval (default steps/10)")
     args = p.parse_args()
     names = [ALIASES.get(n, n) for n in args.names]
     unknown = [n for n in names if n not in RECIPES]
@@ -139,8 +151,10 @@ def main() -> int:
         p.error(f"unknown: {', '.join(unknown)}; choose from {', '.join(RECIPES)}")
     if any(RECIPES[n][0] != "dual" for n in names):
         stage("photos", str(PHOTOS.relative_to(ROOT)))
+    if (args.steps or args.every) and len(names) != 1:
+        p.error("--steps/--every apply to one recipe: name exactly one")
     for name in names:
-        ship(name, args.scale, args.reuse)
+        ship(name, args.scale, args.reuse, args.steps, args.every)
     return 0
 
 
