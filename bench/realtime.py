@@ -46,6 +46,7 @@ from bench.common import (  # noqa: E402
     write_show,
 )
 
+DISPLAY_HZ = 60  # the benchmark shows' fps: what a projector shows at most, new or not
 ROW_KEYS = ("fresh_per_s", "fps", "interval_p99_ms", "missed_pct", "fresh_pct", "frames")
 
 
@@ -438,7 +439,8 @@ def print_row(size: int, stage: dict, plain: dict) -> None:
         f" {sched.get('divisor')} | infer p50 {stage['infer']['p50_ms']:.1f} ms, face"
         f" {stage['face']['fps']} fps | CPU cores {stage['cpu_cores']}"
         f" || plain: {plain['fps']:5.1f} new images/s (infer p50 {plain['infer']['p50_ms']:.1f}"
-        f" ms, {plain['torch_threads']} thr) || ratio {stage['fresh_per_s'] / plain['fps']:.2f}",
+        f" ms, {plain['torch_threads']} thr; {min(plain['fps'], DISPLAY_HZ):.1f} a {DISPLAY_HZ} Hz"
+        f" display can show) || ratio {stage['fresh_per_s'] / min(plain['fps'], DISPLAY_HZ):.2f}",
         flush=True,
     )
 
@@ -449,7 +451,10 @@ def medians(runs: list[dict]) -> dict:
     stage = [r["stage"] for r in runs]
     out = {k: med([s[k] for s in stage]) for k in ROW_KEYS}
     out["plain_fresh_per_s"] = med([r["plain"]["fps"] for r in runs])
-    out["ratio"] = med([r["stage"]["fresh_per_s"] / r["plain"]["fps"] for r in runs])
+    # the plain loop runs unpaced: past the display's rate its extra images are never seen
+    shown = [min(r["plain"]["fps"], DISPLAY_HZ) for r in runs]
+    out["plain_shown_per_s"] = med(shown)
+    out["ratio"] = med([r["stage"]["fresh_per_s"] / p for r, p in zip(runs, shown, strict=True)])
     parts = {p for s in stage for p in s["cpu_cores"]}
     out["cpu_cores"] = {p: med([s["cpu_cores"].get(p, 0.0) for s in stage]) for p in sorted(parts)}
     return out
@@ -458,7 +463,8 @@ def medians(runs: list[dict]) -> dict:
 def print_median(size: int, m: dict) -> None:
     print(
         f"{size:4d} px | median: stage {m['fresh_per_s']:.1f} new images/s vs plain"
-        f" {m['plain_fresh_per_s']:.1f} (ratio {m['ratio']:.2f}), interval p99"
+        f" {m['plain_fresh_per_s']:.1f} ({m['plain_shown_per_s']:.1f} shown at {DISPLAY_HZ} Hz;"
+        f" ratio {m['ratio']:.2f}), interval p99"
         f" {m['interval_p99_ms']:.1f} ms, missed {m['missed_pct']:.2f} %, CPU {m['cpu_cores']}",
         flush=True,
     )

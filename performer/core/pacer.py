@@ -28,7 +28,8 @@ log = logging.getLogger("stage.pacer")
 
 MIN_PRESENT_FPS = 20.0  # a divisor never presents slower than this
 EQUAL = 0.95  # plans within 5 % of the most new images per second count as equal
-DRIFT = 0.35  # new images per second this far from the choice's (for DRIFT_S) → compare again
+DRIFT = 0.35  # new images per second this far below what the choice gives (for DRIFT_S) →
+# compare again (a heavier model, a busier machine); more images than that needs no new choice
 DRIFT_S = 5.0
 
 
@@ -195,13 +196,15 @@ class Scheduler:
         )
 
     def _watch(self, now: float, fresh: int) -> None:
-        """New images per second over the last second, against the choice's."""
+        """New images per second over the last second, against what the choice gives: the
+        best second seen since (slices, cut short by switching, read low)."""
         since, fresh0 = self._window
         if now - since < 1.0 or self._chosen_rate <= 0:
             return
         rate = (fresh - fresh0) / (now - since)
         self._window = (now, fresh)
-        if abs(rate - self._chosen_rate) <= DRIFT * self._chosen_rate:
+        self._chosen_rate = max(self._chosen_rate, rate)
+        if rate >= (1 - DRIFT) * self._chosen_rate:
             self._drift_since = None
         elif self._drift_since is None:
             self._drift_since = now

@@ -111,3 +111,15 @@ def test_counts_started_afresh_do_not_read_as_a_drift():
     for i in range(200):  # counts from zero again, at the chosen plan's own rate
         s.update(now + i * 0.05, int(i * 0.05 * 30), i * 3, 0, settled=True)
     assert not s.comparing and s.choices == 1
+
+
+def test_more_new_images_than_chosen_is_no_reason_to_compare_again():
+    applied: list[Plan] = []
+    a, b = Plan(1, 1), Plan(1, 2)
+    measured = {a: (30.0, 60.0, 0.0), b: (20.0, 30.0, 0.0)}
+    s = Scheduler([a, b], applied.append, slice_s=0.5)
+    now = drive(s, measured, applied)
+    assert s.chosen == a
+    measured[a] = (55.0, 60.0, 0.0)  # steady play beats the slices' figure by far
+    drive(s, measured, applied, now=now, seconds=now + 3 * DRIFT_S, stop=False)
+    assert not s.comparing and s.choices == 1
