@@ -105,6 +105,7 @@ class Stage:
         self._run_state: _Run | None = None
         self._pacer: Pacer | None = None
         self._schedule: Scheduler | None = None
+        self._playing_since: float | None = None  # when the first run began
         self._hud_fresh: tuple[float, int] = (0.0, 0)  # (show time, fresh count) at the last HUD
         self._fresh_rate = 0.0
         try:
@@ -534,6 +535,8 @@ class Stage:
             )
         r.scheduler = None if opts.offline else self._schedule
         pacer.start(start)
+        if self._playing_since is None:
+            self._playing_since = start
         r.shown_chain = self._shown_chain = self._shown_chain or self.show.scene_chain(c.scene)
         progress_at = start
         self.stall.threshold = 5.0 if opts.offline else STALL_S
@@ -594,8 +597,9 @@ class Stage:
 
     def _settled(self, r: _Run) -> bool:
         """The moment to compare plans: the first fade over and the face tracker running (or
-        5 s in, whatever a missing camera does)."""
-        t = r.t
+        5 s in, whatever a missing camera does) — counted from the first frame the stage
+        played, across runs."""
+        t = time.perf_counter() - self._playing_since
         if t < 1.0 or self.controller.latent.fade_progress < 1.0:
             return t > 5.0
         tracker = getattr(self.face, "tracker", None)

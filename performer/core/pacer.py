@@ -27,7 +27,9 @@ from dataclasses import dataclass, field
 log = logging.getLogger("stage.pacer")
 
 MIN_PRESENT_FPS = 20.0  # a divisor never presents slower than this
-EQUAL = 0.95  # plans within 5 % of the most new images per second count as equal
+EQUAL = 0.9  # plans within 10 % of the most new images per second count as equal (and then
+# fewer threads win: a slice is short, and more OpenMP threads stall when a core is taken)
+CEILING = 0.9  # new images on ≥ 90 % of presents: presenting less often cannot buy more
 DRIFT = 0.35  # new images per second this far below what the choice gives (for DRIFT_S) →
 # compare again (a heavier model, a busier machine); more images than that needs no new choice
 DRIFT_S = 5.0
@@ -97,7 +99,11 @@ class Slice:
 
 @dataclass
 class Scheduler:
-    """Compares `candidates` in alternating slices and applies the best (`apply`)."""
+    """Compares `candidates` in alternating slices and applies the best (`apply`), in two
+    stages: the thread counts at the smallest divisor (every refresh) first; only where the
+    best of them leaves presents without a new image (below CEILING) does it compare the
+    larger divisors at that thread count — so a show that already gets a new image nearly
+    every refresh is never made to stutter at 20 or 30 fps while it is measured."""
 
     candidates: list[Plan]
     apply: Callable[[Plan], None]
@@ -107,6 +113,7 @@ class Scheduler:
     results: dict[Plan, list[Slice]] = field(default_factory=dict)
     choices: int = 0  # how many times it has chosen (1 after warm-up; more on re-comparing)
     _queue: list[Plan] = field(default_factory=list)
+    _stage: int = 1
     _current: Plan | None = None
     _started: float = 0.0
     _base: tuple[int, int, int] = (0, 0, 0)  # fresh, presents, missed at the slice's start
@@ -129,9 +136,12 @@ class Scheduler:
                 self.apply(self.chosen)
             return
         self.results = {p: [] for p in self.candidates}
-        self._queue = [p for _ in range(self.rounds) for p in self.candidates]
-        self._current = None
-        self._drift_since = None
+        first = min(p.divisor for p in self.candidates)
+        self._queue = self._rounds([p for p in self.candidates if p.divisor == first])
+        self._stage, self._current, self._drift_since = 1, None, None
+
+    def _rounds(self, plans: list[Plan]) -> list[Plan]:
+        return [p for _ in range(self.rounds) for p in plans] if len(plans) > 1 else plans * 2
 
     def update(self, now: float, fresh: int, presents: int, missed: int, settled: bool) -> None:
         """Once a frame, with the loop's running counts; `settled`: fades over, tracker up.
@@ -157,7 +167,7 @@ class Scheduler:
         if self._queue:
             self._next(now, fresh, presents, missed)
         else:
-            self._choose(now, fresh)
+            self._choose(now, fresh, presents, missed)
 
     def _next(self, now: float, fresh: int, presents: int, missed: int) -> None:
         self._current = self._queue.pop(0)
@@ -173,16 +183,26 @@ class Scheduler:
             statistics.median(s.missed_per_s for s in got),
         )
 
-    def _choose(self, now: float, fresh: int) -> None:
-        score = {p: self.medians(p) for p in self.candidates}
+    def _choose(self, now: float, fresh: int, presents: int, missed: int) -> None:
+        measured = [p for p in self.candidates if self.results.get(p)]
+        score = {p: self.medians(p) for p in measured}
         most = max(s.fresh_per_s for s in score.values())
-        equal = [p for p in self.candidates if score[p].fresh_per_s >= EQUAL * most]
+        equal = [p for p in measured if score[p].fresh_per_s >= EQUAL * most]
         # as many new images as the best; then the fewest missed presents, the most presents
         # (time-driven effects move smoothly), the fewest threads
         best = min(
             equal,
             key=lambda p: (score[p].missed_per_s > 1.0, -round(score[p].presents_per_s), p),
         )
+        slower = [q for q in self.candidates if q.threads == best.threads and q != best]
+        below_ceiling = score[best].fresh_per_s < CEILING * score[best].presents_per_s
+        if self._stage == 1 and slower and below_ceiling:
+            self._stage = 2  # presents go without new images: try presenting less often
+            self._queue = self._rounds([best, *slower])
+            self.results[best] = []  # measured again beside them, in the same moments
+            self._current = None
+            self._next(now, fresh, presents, missed)
+            return
         self._current, self.chosen, self.choices = None, best, self.choices + 1
         self._base = (fresh, 0, 0)
         self._chosen_rate = score[best].fresh_per_s
@@ -192,7 +212,7 @@ class Scheduler:
             "schedule: %s — %.1f new images/s (%s)",
             best,
             self._chosen_rate,
-            ", ".join(f"{p}: {score[p].fresh_per_s:.1f}/s" for p in self.candidates),
+            ", ".join(f"{p}: {score[p].fresh_per_s:.1f}/s" for p in measured),
         )
 
     def _watch(self, now: float, fresh: int) -> None:

@@ -59,16 +59,38 @@ def drive(
     return now
 
 
-def test_alternating_slices_then_the_most_new_images():
+def test_threads_first_then_divisors_in_alternating_slices():
     applied: list[Plan] = []
-    a, b, c = Plan(1, 1), Plan(1, 2), Plan(2, 1)
-    s = Scheduler([a, b, c], applied.append, slice_s=0.5, rounds=3)
+    grid = plans([1, 2], 60.0, gpu=False)
+    measured = {  # (fresh/s, presents/s, missed/s) each plan gives
+        Plan(1, 1): (20.0, 60.0, 0.0),
+        Plan(2, 1): (25.0, 60.0, 0.0),
+        Plan(1, 2): (28.0, 30.0, 0.0),
+        Plan(2, 2): (30.0, 30.0, 0.0),
+        Plan(1, 3): (19.0, 20.0, 0.0),
+        Plan(2, 3): (20.0, 20.0, 0.0),
+    }
+    s = Scheduler(grid, applied.append, slice_s=0.5, rounds=3)
     s.update(0.0, 0, 0, 0, settled=False)  # not settled: nothing compared yet
     assert applied == []
-    drive(s, {a: (20.0, 60.0, 0.0), b: (30.0, 30.0, 0.0), c: (25.0, 60.0, 0.0)}, applied)
-    assert applied[:9] == [a, b, c] * 3  # alternating, not one slice each at start-up
-    assert s.chosen == b and applied[-1] == b and s.choices == 1
-    assert s.summary()["chosen"] == {"threads": 1, "divisor": 2}
+    drive(s, measured, applied)
+    # thread counts at every refresh, alternating, not one slice each at start-up
+    assert applied[:6] == [Plan(1, 1), Plan(2, 1)] * 3
+    # 25 new images at 60 presents: presenting less often is worth trying, at 2 threads
+    assert applied[6:15] == [Plan(2, 1), Plan(2, 2), Plan(2, 3)] * 3
+    assert s.chosen == Plan(2, 2) and applied[-1] == Plan(2, 2) and s.choices == 1
+    assert s.summary()["chosen"] == {"threads": 2, "divisor": 2}
+
+
+def test_new_images_on_nearly_every_refresh_never_try_fewer_presents():
+    applied: list[Plan] = []
+    measured = {
+        p: (58.0 if p.threads == 1 else 50.0, 60.0 / p.divisor, 0.0)
+        for p in plans([1, 2], 60.0, gpu=False)
+    }
+    s = Scheduler(plans([1, 2], 60.0, gpu=False), applied.append, slice_s=0.5)
+    drive(s, measured, applied)
+    assert s.chosen == Plan(1, 1) and all(p.divisor == 1 for p in applied)
 
 
 def test_equal_images_prefer_more_presents_and_no_misses():
@@ -79,6 +101,7 @@ def test_equal_images_prefer_more_presents_and_no_misses():
     s = Scheduler([a, b, c], applied.append, slice_s=0.5)
     drive(s, measured, applied)
     assert s.chosen == a  # c: as many images but misses presents; b: fewer presents
+    assert b in applied  # (40 of 60 presents new: fewer presents were tried)
 
 
 def test_it_compares_again_when_new_images_drift():
