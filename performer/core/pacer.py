@@ -29,6 +29,8 @@ log = logging.getLogger("stage.pacer")
 MIN_PRESENT_FPS = 20.0  # a divisor never presents slower than this
 EQUAL = 0.9  # plans within 10 % of the most new images per second count as equal (and then
 # fewer threads win: a slice is short, and more OpenMP threads stall when a core is taken)
+MISSED = 0.1  # a plan that misses more than 1 in 10 presents loses its tie (a slice is short:
+# one missed frame, e.g. while the thread count changes, must not decide)
 CEILING = 0.9  # new images on ≥ 90 % of presents: presenting less often cannot buy more
 DRIFT = 0.35  # new images per second this far below what the choice gives (for DRIFT_S) →
 # compare again (a heavier model, a busier machine); more images than that needs no new choice
@@ -192,7 +194,11 @@ class Scheduler:
         # (time-driven effects move smoothly), the fewest threads
         best = min(
             equal,
-            key=lambda p: (score[p].missed_per_s > 1.0, -round(score[p].presents_per_s), p),
+            key=lambda p: (
+                score[p].missed_per_s > MISSED * score[p].presents_per_s,
+                -round(score[p].presents_per_s),
+                p,
+            ),
         )
         slower = [q for q in self.candidates if q.threads == best.threads and q != best]
         below_ceiling = score[best].fresh_per_s < CEILING * score[best].presents_per_s
