@@ -6,7 +6,7 @@ recipe shares: autocast on CUDA, frozen networks, gradient all-reduce across pro
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -89,6 +89,11 @@ class Recipe:
             self.scaler.scale(loss).backward()
         else:
             loss.backward()
+        self.step_optimizers(names)
+
+    def step_optimizers(self, names: Sequence[str]) -> None:
+        """After the backward pass(es): average gradients across processes, step each net's
+        optimizer (through the AMP scaler when there is one)."""
         if self.world > 1:
             self._all_reduce([p for n in names for p in self.nets[n].parameters()])
         for n in names:

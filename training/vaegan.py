@@ -155,22 +155,14 @@ class VAEGANRecipe(Recipe):
     def _update_split(self, shared: torch.Tensor, decoder_only: torch.Tensor | None) -> None:
         """Step the encoder on `shared` and the decoder on `shared + decoder_only` (the
         adversarial term never reaches the encoder): one graph, two backward passes."""
-        E, G = self.nets["E"], self.nets["G"]
+        G = self.nets["G"]
         for n in ("E", "G"):
             self.optims[n].zero_grad(set_to_none=True)
         scale = self.scaler.scale if self.scaler is not None else (lambda t: t)
         scale(shared).backward(retain_graph=decoder_only is not None)
         if decoder_only is not None:
             scale(decoder_only).backward(inputs=[p for p in G.parameters() if p.requires_grad])
-        if self.world > 1:
-            self._all_reduce([*E.parameters(), *G.parameters()])
-        for n in ("E", "G"):
-            if self.scaler is not None:
-                self.scaler.step(self.optims[n])
-            else:
-                self.optims[n].step()
-        if self.scaler is not None:
-            self.scaler.update()
+        self.step_optimizers(("E", "G"))
 
     def sample(self, gens: dict[str, nn.Module], z: torch.Tensor) -> torch.Tensor:
         return gens["G"](z)
