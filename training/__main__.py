@@ -5,6 +5,7 @@ training studio's command line. Works under `torchrun --nproc-per-node N -m trai
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -240,6 +241,11 @@ def train(args: argparse.Namespace) -> int:
         import torch.distributed as dist
 
         if dist.is_available() and dist.is_initialized():
+            # every rank done (rank 0 writes the last checkpoint, grid and summary alone)
+            # before any tears its process group down: one that leaves early aborts in gloo
+            # ("terminate called without an active exception")
+            with contextlib.suppress(Exception):
+                dist.barrier()
             dist.destroy_process_group()
     if trainer.rank == 0:
         print(f"{trainer.ckpt_path} (step {step})")
