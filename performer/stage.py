@@ -595,7 +595,7 @@ class Stage:
 
         return Scheduler(candidates, apply)
 
-    def _settled(self, r: _Run) -> bool:
+    def _settled(self) -> bool:
         """The moment to compare plans: the first fade over and the face tracker running (or
         5 s in, whatever a missing camera does) — counted from the first frame the stage
         played, across runs."""
@@ -698,7 +698,7 @@ class Stage:
         r.failing = 0
         if r.scheduler is not None:
             st = self.stats
-            r.scheduler.update(now, st.fresh, st.work.count, st.missed, self._settled(r))
+            r.scheduler.update(now, st.fresh, st.work.count, st.missed, self._settled())
         if not opts.offline:
             r.pacer.wait(now)
         return True

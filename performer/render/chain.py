@@ -41,13 +41,18 @@ def smoothstep(u: float) -> float:
     return u * u * (3.0 - 2.0 * u)
 
 
-def letterbox_rect(inner: tuple[int, int], outer: tuple[int, int]) -> tuple[float, ...]:
-    """Where a picture of size `inner` sits in `outer`'s frame at its own aspect — as large as
-    fits, centred — as (x, y, w, h) in `outer`'s texture coordinates."""
+def fit(inner: tuple[int, int], outer: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Viewport (x, y, w, h) of `inner`'s aspect ratio, as large as fits, centred in `outer`."""
     scale = min(outer[0] / inner[0], outer[1] / inner[1])
     w = min(outer[0], max(1, round(inner[0] * scale)))
     h = min(outer[1], max(1, round(inner[1] * scale)))
-    x, y = (outer[0] - w) // 2, (outer[1] - h) // 2
+    return (outer[0] - w) // 2, (outer[1] - h) // 2, w, h
+
+
+def letterbox_rect(inner: tuple[int, int], outer: tuple[int, int]) -> tuple[float, ...]:
+    """`fit` in `outer`'s texture coordinates: where a picture of size `inner` sits in
+    `outer`'s frame at its own aspect (the display letterboxes the same way)."""
+    x, y, w, h = fit(inner, outer)
     return x / outer[0], y / outer[1], w / outer[0], h / outer[1]
 
 

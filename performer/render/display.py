@@ -23,6 +23,7 @@ import numpy as np
 from performer.render.chain import (
     MIX_FRAG,
     ChainTargets,
+    fit,
     letterbox_rect,
     pass_key,
     smoothstep,
@@ -128,14 +129,6 @@ def preview_size(width: int, height: int, fit: int = PREVIEW_FIT) -> tuple[int, 
     """The program's size scaled down (never up) so that its longer side is at most `fit`."""
     scale = min(1.0, fit / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def _fit(inner: tuple[int, int], outer: tuple[int, int]) -> tuple[int, int, int, int]:
-    """Viewport (x, y, w, h) of `inner`'s aspect ratio, as large as fits, centred in `outer`."""
-    scale = min(outer[0] / inner[0], outer[1] / inner[1])
-    w = min(outer[0], max(1, round(inner[0] * scale)))
-    h = min(outer[1], max(1, round(inner[1] * scale)))
-    return (outer[0] - w) // 2, (outer[1] - h) // 2, w, h
 
 
 class Display:
@@ -426,7 +419,7 @@ class Display:
             self._source_tex = self._ctx.texture((w, h), 3, dtype=dtype, alignment=1)
             self._source_tex.repeat_x = self._source_tex.repeat_y = False
             self._source_key = (w, h, dtype)
-            content = _fit((w, h), (self.width, self.height))
+            content = fit((w, h), (self.width, self.height))
             if content != self._content:
                 self._content = content
                 self._targets_dirty = True
@@ -449,6 +442,7 @@ class Display:
         """A crossfade's outgoing frame (uploaded once per fade: it does not change)."""
         if frame is self._from_frame:
             return
+        self._from_frame = frame  # (as given: the next frame's `is` compares with it)
         frame = np.ascontiguousarray(frame, np.uint8)
         h, w = frame.shape[:2]
         if self._from_tex is None or self._from_tex.size != (w, h):
@@ -457,7 +451,6 @@ class Display:
             self._from_tex = self._ctx.texture((w, h), 3, alignment=1)
             self._from_tex.repeat_x = self._from_tex.repeat_y = False
         self._from_tex.write(frame)
-        self._from_frame = frame
         self._from_serial = self._next_serial()
 
     def _next_serial(self) -> int:
@@ -719,7 +712,7 @@ class Display:
         else:  # letterbox the output into the window
             screen.use()
             screen.clear(0.0, 0.0, 0.0, 1.0, viewport=(0, 0, fw, fh))
-            ctx.viewport = _fit((self.width, self.height), (fw, fh))
+            ctx.viewport = fit((self.width, self.height), (fw, fh))
             self._output.color_attachments[0].use(0)
             vao.render(moderngl.TRIANGLES, vertices=3)
         if overlay and self._overlay is not None:
