@@ -246,10 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in TRAINING_COMMANDS:  # the studio's own process: performer never
         os.execv(sys.executable, [sys.executable, "-m", "training", *argv])  # imports training
     args = build_parser().parse_args(argv)
-    from performer.core.quiet import quiet_native_logs
+    from performer.core.quiet import log_stream, quiet_native_logs
 
     quiet_native_logs(args.verbose)  # MediaPipe/TFLite/absl start-up chatter, unless -v
     logging.basicConfig(
+        stream=log_stream(),  # beside fd 2's noise filter, not through it
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(name)s %(levelname)s: %(message)s",
         datefmt="%H:%M:%S",

@@ -27,6 +27,7 @@ import re
 import sys
 import threading
 from types import TracebackType
+from typing import TextIO
 
 # Known noise, one line each. Errors are never on it: absl `E`/`F` lines, TFLite `ERROR:`.
 NOISE = re.compile(
@@ -49,6 +50,24 @@ _reader: threading.Thread | None = None
 def is_noise(line: bytes) -> bool:
     """True for a line of known native start-up chatter (bytes, with or without its newline)."""
     return NOISE.match(line.decode("utf-8", "replace").rstrip("\r\n")) is not None
+
+
+_log_stream: TextIO | None = None  # the operator's log: the real stderr, never the pipe
+
+
+def log_stream() -> TextIO:
+    """Where the stage's own log goes: a stream on a copy of fd 2 taken before any window
+    opens, so a log line never passes through the filter's pipe — where a native library's
+    message written in pieces could glue to it and have it dropped as noise."""
+    global _log_stream
+    if _log_stream is None:
+        try:
+            _log_stream = os.fdopen(
+                os.dup(2), "w", buffering=1, encoding="utf-8", errors="backslashreplace"
+            )
+        except OSError:
+            return sys.stderr
+    return _log_stream
 
 
 def quiet_native_logs(verbose: bool) -> None:

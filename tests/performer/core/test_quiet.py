@@ -153,3 +153,22 @@ def test_the_face_tracker_starts_mediapipe_without_its_chatter():
     assert "stage.test WARNING: face found: True" in lines
     chatter = ("TensorFlow Lite", "absl::InitializeLog", "inference_feedback", "NORM_RECT")
     assert not [line for line in lines if any(c in line for c in chatter)], child.stderr
+
+
+def test_a_log_line_between_the_pieces_of_a_native_message_is_not_dropped():
+    """A native library may write its prefix, then (after a log line from another thread)
+    the rest: the stage's log goes to its own copy of fd 2, so it is never glued to that
+    prefix and filtered out with it."""
+    prefix = NOISE[2].split("] ")[0] + "] "
+    child = run_child(f"""
+        import logging, os
+        from performer.core.quiet import log_stream, native_stderr_filtered, quiet_native_logs
+        quiet_native_logs(False)
+        logging.basicConfig(stream=log_stream(), format="%(levelname)s: %(message)s")
+        with native_stderr_filtered():
+            os.write(2, {prefix!r}.encode())
+            logging.getLogger("stage.camera").warning("showing the moving test source")
+            os.write(2, b"Feedback manager requires a model with a single signature\\n")
+    """)
+    assert child.returncode == 0, child.stderr
+    assert child.stderr.splitlines() == ["WARNING: showing the moving test source"]
