@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import moderngl
 
-from performer.render.shaders import Program, param_value
+from performer.render.shaders import Program
 
 MIX_FRAG = """#version 330 core
 // b over a at u_weight; a sits in b's frame at u_rect (x, y, w, h in b's uv), black around
@@ -56,12 +56,12 @@ def letterbox_rect(inner: tuple[int, int], outer: tuple[int, int]) -> tuple[floa
     return x / outer[0], y / outer[1], w / outer[0], h / outer[1]
 
 
-def pass_key(program: Program, params: Mapping[str, float], source: int) -> tuple | None:
-    """What a pass's output depends on, or None when it must be drawn every frame (it reads
-    the time or its own last output)."""
+def pass_key(program: Program, values: tuple[float, ...], source: int) -> tuple | None:
+    """What a pass's output depends on (its source and its parameters' `values`), or None
+    when it must be drawn every frame (it reads the time or its own last output)."""
     if program.u_time is not None or program.uses_previous:
         return None
-    return (source, *(param_value(params, k, s) for k, _, s in program.param_uniforms))
+    return (source, *values)
 
 
 @dataclass

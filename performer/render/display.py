@@ -579,23 +579,24 @@ class Display:
         target: moderngl.Framebuffer,
         source: moderngl.Texture,
         previous: moderngl.Texture,
-        params: Mapping[str, float],
+        values: tuple[float, ...],
         time: float,
         size: tuple[int, int],
     ) -> None:
         target.use()
         source.use(0)
         previous.use(1)
-        program.set_uniforms(params, time, size, source.size)
+        program.set_uniforms(values, time, size, source.size)
         program.vao.render(moderngl.TRIANGLES, vertices=3)
 
     def _upscale(
         self, source: moderngl.Texture, serial: int, params: Mapping[str, float]
     ) -> tuple[moderngl.Texture, int]:
         program = self._programs[FIRST_PASS]
-        key = pass_key(program, params, serial)
+        values = program.values(params)
+        key = pass_key(program, values, serial)
         if key is None or key != self._up_key:
-            self._render(program, self._up, source, self._black, params, 0.0, self._work)
+            self._render(program, self._up, source, self._black, values, 0.0, self._work)
             self._up_key, self._up_serial = key, self._next_serial()
         return self._up.color_attachments[0], self._up_serial
 
@@ -633,13 +634,14 @@ class Display:
                 for fbo in pair:
                     fbo.clear(0.0, 0.0, 0.0, 1.0)
                 chain.stale[i] = False
-            key = pass_key(program, params, serial)
+            values = program.values(params)
+            key = pass_key(program, values, serial)
             if key is None or key != chain.keys[i]:
                 target, previous = pair[chain.write[i]], self._black
                 if len(pair) == 2:
                     previous = pair[1 - chain.write[i]].color_attachments[0]
                     chain.write[i] ^= 1
-                self._render(program, target, source, previous, params, time, self._work)
+                self._render(program, target, source, previous, values, time, self._work)
                 chain.keys[i], chain.serials[i] = key, self._next_serial()
             source, serial = chain.last_written(i), chain.serials[i]
         return source, serial
@@ -648,10 +650,11 @@ class Display:
         self, source: moderngl.Texture, serial: int, params: Mapping[str, float], time: float
     ) -> None:
         program = self._programs[LAST_PASS]
-        key = pass_key(program, params, serial)
+        values = program.values(params)
+        key = pass_key(program, values, serial)
         if key is None or key != self._present_key:
             self._render(
-                program, self._output, source, self._black, params, time, self._content[2:]
+                program, self._output, source, self._black, values, time, self._content[2:]
             )
             self._present_key = key
 

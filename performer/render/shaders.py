@@ -190,21 +190,25 @@ class Program:
         """True when every `bypass=` param is at its no-op value: the pass can be skipped."""
         return bool(self.bypass) and all(param_value(params, k, s) == v for k, s, v in self.bypass)
 
+    def values(self, params: Mapping[str, float]) -> tuple[float, ...]:
+        """This frame's value of each of the program's parameters, in `param_uniforms` order."""
+        return tuple(param_value(params, k, s) for k, _, s in self.param_uniforms)
+
     def set_uniforms(
         self,
-        params: Mapping[str, float],
+        values: tuple[float, ...],
         time: float,
         resolution: tuple[int, int],
         source_size: tuple[int, int],
     ) -> None:
+        """Set the uniforms for a draw; `values` is what `values()` gave for this frame."""
         if self.u_time is not None:
             self.u_time.value = time
         if self.u_resolution is not None:
             self.u_resolution.value = resolution
         if self.u_source_size is not None:
             self.u_source_size.value = source_size
-        for key, uniform, spec in self.param_uniforms:
-            value = param_value(params, key, spec)
+        for (key, uniform, _), value in zip(self.param_uniforms, values, strict=True):
             if self.last_values.get(key) != value:
                 uniform.value = value
                 self.last_values[key] = value
