@@ -119,11 +119,15 @@
      ],
      "parameter_enable": 0,
      "items": [
-      "breathing",
+      "drift",
       ",",
-      "ember trails",
+      "face",
       ",",
-      "still water"
+      "mirror",
+      ",",
+      "equilibrium",
+      ",",
+      "shards"
      ]
     }
    },
@@ -265,7 +269,7 @@
      "outlettype": [
       ""
      ],
-     "text": "/stage/scene \"ember trails\" 8b"
+     "text": "/stage/scene equilibrium 8b"
     }
    },
    {
@@ -599,7 +603,7 @@
       400,
       20.0
      ],
-     "text": "face on/off, calibrate; blackout + fade; record a take"
+     "text": "face on/off, calibrate; blackout + fade; record a take; flash"
     }
    },
    {
@@ -829,6 +833,72 @@
    {
     "box": {
      "id": "obj-48",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      350,
+      705,
+      90,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/stage/flash"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-49",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      350,
+      733,
+      90.0,
+      22.0
+     ],
+     "text": "s stage-osc"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-50",
+     "maxclass": "message",
+     "numinlets": 2,
+     "numoutlets": 1,
+     "patching_rect": [
+      350,
+      735,
+      120,
+      22.0
+     ],
+     "outlettype": [
+      ""
+     ],
+     "text": "/stage/flash 1 2b"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-51",
+     "maxclass": "newobj",
+     "numinlets": 1,
+     "numoutlets": 0,
+     "patching_rect": [
+      350,
+      763,
+      90.0,
+      22.0
+     ],
+     "text": "s stage-osc"
+    }
+   },
+   {
+    "box": {
+     "id": "obj-52",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -843,7 +913,7 @@
    },
    {
     "box": {
-     "id": "obj-49",
+     "id": "obj-53",
      "maxclass": "slider",
      "numinlets": 1,
      "numoutlets": 1,
@@ -864,7 +934,7 @@
    },
    {
     "box": {
-     "id": "obj-50",
+     "id": "obj-54",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -882,7 +952,7 @@
    },
    {
     "box": {
-     "id": "obj-51",
+     "id": "obj-55",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -897,7 +967,7 @@
    },
    {
     "box": {
-     "id": "obj-52",
+     "id": "obj-56",
      "maxclass": "slider",
      "numinlets": 1,
      "numoutlets": 1,
@@ -918,7 +988,7 @@
    },
    {
     "box": {
-     "id": "obj-53",
+     "id": "obj-57",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -936,7 +1006,7 @@
    },
    {
     "box": {
-     "id": "obj-54",
+     "id": "obj-58",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -951,7 +1021,7 @@
    },
    {
     "box": {
-     "id": "obj-55",
+     "id": "obj-59",
      "maxclass": "slider",
      "numinlets": 1,
      "numoutlets": 1,
@@ -972,7 +1042,7 @@
    },
    {
     "box": {
-     "id": "obj-56",
+     "id": "obj-60",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -990,7 +1060,7 @@
    },
    {
     "box": {
-     "id": "obj-57",
+     "id": "obj-61",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1005,7 +1075,7 @@
    },
    {
     "box": {
-     "id": "obj-58",
+     "id": "obj-62",
      "maxclass": "slider",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1026,7 +1096,7 @@
    },
    {
     "box": {
-     "id": "obj-59",
+     "id": "obj-63",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1044,7 +1114,7 @@
    },
    {
     "box": {
-     "id": "obj-60",
+     "id": "obj-64",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1059,7 +1129,7 @@
    },
    {
     "box": {
-     "id": "obj-61",
+     "id": "obj-65",
      "maxclass": "slider",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1080,7 +1150,7 @@
    },
    {
     "box": {
-     "id": "obj-62",
+     "id": "obj-66",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1098,7 +1168,7 @@
    },
    {
     "box": {
-     "id": "obj-63",
+     "id": "obj-67",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1113,7 +1183,7 @@
    },
    {
     "box": {
-     "id": "obj-64",
+     "id": "obj-68",
      "maxclass": "slider",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1134,7 +1204,7 @@
    },
    {
     "box": {
-     "id": "obj-65",
+     "id": "obj-69",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1152,7 +1222,7 @@
    },
    {
     "box": {
-     "id": "obj-66",
+     "id": "obj-70",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1167,7 +1237,7 @@
    },
    {
     "box": {
-     "id": "obj-67",
+     "id": "obj-71",
      "maxclass": "slider",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1188,7 +1258,7 @@
    },
    {
     "box": {
-     "id": "obj-68",
+     "id": "obj-72",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1206,7 +1276,7 @@
    },
    {
     "box": {
-     "id": "obj-69",
+     "id": "obj-73",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1221,7 +1291,7 @@
    },
    {
     "box": {
-     "id": "obj-70",
+     "id": "obj-74",
      "maxclass": "slider",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1242,7 +1312,7 @@
    },
    {
     "box": {
-     "id": "obj-71",
+     "id": "obj-75",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1260,7 +1330,7 @@
    },
    {
     "box": {
-     "id": "obj-72",
+     "id": "obj-76",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1275,7 +1345,7 @@
    },
    {
     "box": {
-     "id": "obj-73",
+     "id": "obj-77",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1290,7 +1360,7 @@
    },
    {
     "box": {
-     "id": "obj-74",
+     "id": "obj-78",
      "maxclass": "multislider",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1314,7 +1384,7 @@
    },
    {
     "box": {
-     "id": "obj-75",
+     "id": "obj-79",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1332,7 +1402,7 @@
    },
    {
     "box": {
-     "id": "obj-76",
+     "id": "obj-80",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1347,7 +1417,7 @@
    },
    {
     "box": {
-     "id": "obj-77",
+     "id": "obj-81",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1362,7 +1432,7 @@
    },
    {
     "box": {
-     "id": "obj-78",
+     "id": "obj-82",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1384,7 +1454,7 @@
    },
    {
     "box": {
-     "id": "obj-79",
+     "id": "obj-83",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1402,7 +1472,7 @@
    },
    {
     "box": {
-     "id": "obj-80",
+     "id": "obj-84",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1417,7 +1487,7 @@
    },
    {
     "box": {
-     "id": "obj-81",
+     "id": "obj-85",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1439,7 +1509,7 @@
    },
    {
     "box": {
-     "id": "obj-82",
+     "id": "obj-86",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1457,7 +1527,7 @@
    },
    {
     "box": {
-     "id": "obj-83",
+     "id": "obj-87",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1472,7 +1542,7 @@
    },
    {
     "box": {
-     "id": "obj-84",
+     "id": "obj-88",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1494,7 +1564,7 @@
    },
    {
     "box": {
-     "id": "obj-85",
+     "id": "obj-89",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1512,7 +1582,7 @@
    },
    {
     "box": {
-     "id": "obj-86",
+     "id": "obj-90",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1527,7 +1597,7 @@
    },
    {
     "box": {
-     "id": "obj-87",
+     "id": "obj-91",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1549,7 +1619,7 @@
    },
    {
     "box": {
-     "id": "obj-88",
+     "id": "obj-92",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1567,7 +1637,7 @@
    },
    {
     "box": {
-     "id": "obj-89",
+     "id": "obj-93",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1582,7 +1652,7 @@
    },
    {
     "box": {
-     "id": "obj-90",
+     "id": "obj-94",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1604,7 +1674,7 @@
    },
    {
     "box": {
-     "id": "obj-91",
+     "id": "obj-95",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1622,7 +1692,7 @@
    },
    {
     "box": {
-     "id": "obj-92",
+     "id": "obj-96",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1637,7 +1707,7 @@
    },
    {
     "box": {
-     "id": "obj-93",
+     "id": "obj-97",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1659,7 +1729,7 @@
    },
    {
     "box": {
-     "id": "obj-94",
+     "id": "obj-98",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1677,7 +1747,7 @@
    },
    {
     "box": {
-     "id": "obj-95",
+     "id": "obj-99",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1692,7 +1762,7 @@
    },
    {
     "box": {
-     "id": "obj-96",
+     "id": "obj-100",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1714,7 +1784,7 @@
    },
    {
     "box": {
-     "id": "obj-97",
+     "id": "obj-101",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1732,7 +1802,7 @@
    },
    {
     "box": {
-     "id": "obj-98",
+     "id": "obj-102",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1747,7 +1817,7 @@
    },
    {
     "box": {
-     "id": "obj-99",
+     "id": "obj-103",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1769,7 +1839,7 @@
    },
    {
     "box": {
-     "id": "obj-100",
+     "id": "obj-104",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1787,7 +1857,7 @@
    },
    {
     "box": {
-     "id": "obj-101",
+     "id": "obj-105",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1802,7 +1872,7 @@
    },
    {
     "box": {
-     "id": "obj-102",
+     "id": "obj-106",
      "maxclass": "flonum",
      "numinlets": 1,
      "numoutlets": 2,
@@ -1824,7 +1894,7 @@
    },
    {
     "box": {
-     "id": "obj-103",
+     "id": "obj-107",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1842,7 +1912,7 @@
    },
    {
     "box": {
-     "id": "obj-104",
+     "id": "obj-108",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1857,7 +1927,7 @@
    },
    {
     "box": {
-     "id": "obj-105",
+     "id": "obj-109",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1875,7 +1945,7 @@
    },
    {
     "box": {
-     "id": "obj-106",
+     "id": "obj-110",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1890,7 +1960,7 @@
    },
    {
     "box": {
-     "id": "obj-107",
+     "id": "obj-111",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1905,7 +1975,7 @@
    },
    {
     "box": {
-     "id": "obj-108",
+     "id": "obj-112",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1923,7 +1993,7 @@
    },
    {
     "box": {
-     "id": "obj-109",
+     "id": "obj-113",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 0,
@@ -1938,7 +2008,7 @@
    },
    {
     "box": {
-     "id": "obj-110",
+     "id": "obj-114",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 6,
@@ -1961,7 +2031,7 @@
    },
    {
     "box": {
-     "id": "obj-111",
+     "id": "obj-115",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -1979,7 +2049,7 @@
    },
    {
     "box": {
-     "id": "obj-112",
+     "id": "obj-116",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -1996,7 +2066,7 @@
    },
    {
     "box": {
-     "id": "obj-113",
+     "id": "obj-117",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2011,7 +2081,7 @@
    },
    {
     "box": {
-     "id": "obj-114",
+     "id": "obj-118",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2029,7 +2099,7 @@
    },
    {
     "box": {
-     "id": "obj-115",
+     "id": "obj-119",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2046,7 +2116,7 @@
    },
    {
     "box": {
-     "id": "obj-116",
+     "id": "obj-120",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2061,7 +2131,7 @@
    },
    {
     "box": {
-     "id": "obj-117",
+     "id": "obj-121",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2079,7 +2149,7 @@
    },
    {
     "box": {
-     "id": "obj-118",
+     "id": "obj-122",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2096,7 +2166,7 @@
    },
    {
     "box": {
-     "id": "obj-119",
+     "id": "obj-123",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2111,7 +2181,7 @@
    },
    {
     "box": {
-     "id": "obj-120",
+     "id": "obj-124",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2129,7 +2199,7 @@
    },
    {
     "box": {
-     "id": "obj-121",
+     "id": "obj-125",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2146,7 +2216,7 @@
    },
    {
     "box": {
-     "id": "obj-122",
+     "id": "obj-126",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2161,7 +2231,7 @@
    },
    {
     "box": {
-     "id": "obj-123",
+     "id": "obj-127",
      "maxclass": "newobj",
      "numinlets": 1,
      "numoutlets": 1,
@@ -2179,7 +2249,7 @@
    },
    {
     "box": {
-     "id": "obj-124",
+     "id": "obj-128",
      "maxclass": "message",
      "numinlets": 2,
      "numoutlets": 1,
@@ -2196,7 +2266,7 @@
    },
    {
     "box": {
-     "id": "obj-125",
+     "id": "obj-129",
      "maxclass": "comment",
      "numinlets": 1,
      "numoutlets": 0,
@@ -2538,11 +2608,11 @@
    {
     "patchline": {
      "source": [
-      "obj-49",
+      "obj-48",
       0
      ],
      "destination": [
-      "obj-50",
+      "obj-49",
       0
      ]
     }
@@ -2562,18 +2632,6 @@
    {
     "patchline": {
      "source": [
-      "obj-52",
-      0
-     ],
-     "destination": [
-      "obj-53",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
       "obj-53",
       0
      ],
@@ -2586,11 +2644,11 @@
    {
     "patchline": {
      "source": [
-      "obj-55",
+      "obj-54",
       0
      ],
      "destination": [
-      "obj-56",
+      "obj-55",
       0
      ]
     }
@@ -2610,11 +2668,11 @@
    {
     "patchline": {
      "source": [
-      "obj-58",
+      "obj-57",
       0
      ],
      "destination": [
-      "obj-59",
+      "obj-58",
       0
      ]
     }
@@ -2634,11 +2692,11 @@
    {
     "patchline": {
      "source": [
-      "obj-61",
+      "obj-60",
       0
      ],
      "destination": [
-      "obj-62",
+      "obj-61",
       0
      ]
     }
@@ -2658,11 +2716,11 @@
    {
     "patchline": {
      "source": [
-      "obj-64",
+      "obj-63",
       0
      ],
      "destination": [
-      "obj-65",
+      "obj-64",
       0
      ]
     }
@@ -2682,11 +2740,11 @@
    {
     "patchline": {
      "source": [
-      "obj-67",
+      "obj-66",
       0
      ],
      "destination": [
-      "obj-68",
+      "obj-67",
       0
      ]
     }
@@ -2706,11 +2764,11 @@
    {
     "patchline": {
      "source": [
-      "obj-70",
+      "obj-69",
       0
      ],
      "destination": [
-      "obj-71",
+      "obj-70",
       0
      ]
     }
@@ -2723,6 +2781,18 @@
      ],
      "destination": [
       "obj-72",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-72",
+      0
+     ],
+     "destination": [
+      "obj-73",
       0
      ]
     }
@@ -2778,18 +2848,6 @@
    {
     "patchline": {
      "source": [
-      "obj-81",
-      0
-     ],
-     "destination": [
-      "obj-82",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
       "obj-82",
       0
      ],
@@ -2802,11 +2860,11 @@
    {
     "patchline": {
      "source": [
-      "obj-84",
+      "obj-83",
       0
      ],
      "destination": [
-      "obj-85",
+      "obj-84",
       0
      ]
     }
@@ -2826,11 +2884,11 @@
    {
     "patchline": {
      "source": [
-      "obj-87",
+      "obj-86",
       0
      ],
      "destination": [
-      "obj-88",
+      "obj-87",
       0
      ]
     }
@@ -2850,11 +2908,11 @@
    {
     "patchline": {
      "source": [
-      "obj-90",
+      "obj-89",
       0
      ],
      "destination": [
-      "obj-91",
+      "obj-90",
       0
      ]
     }
@@ -2874,11 +2932,11 @@
    {
     "patchline": {
      "source": [
-      "obj-93",
+      "obj-92",
       0
      ],
      "destination": [
-      "obj-94",
+      "obj-93",
       0
      ]
     }
@@ -2898,11 +2956,11 @@
    {
     "patchline": {
      "source": [
-      "obj-96",
+      "obj-95",
       0
      ],
      "destination": [
-      "obj-97",
+      "obj-96",
       0
      ]
     }
@@ -2922,11 +2980,11 @@
    {
     "patchline": {
      "source": [
-      "obj-99",
+      "obj-98",
       0
      ],
      "destination": [
-      "obj-100",
+      "obj-99",
       0
      ]
     }
@@ -2946,11 +3004,11 @@
    {
     "patchline": {
      "source": [
-      "obj-102",
+      "obj-101",
       0
      ],
      "destination": [
-      "obj-103",
+      "obj-102",
       0
      ]
     }
@@ -2970,32 +3028,44 @@
    {
     "patchline": {
      "source": [
+      "obj-104",
+      0
+     ],
+     "destination": [
       "obj-105",
       0
-     ],
-     "destination": [
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-106",
       0
+     ],
+     "destination": [
+      "obj-107",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-108",
+      "obj-107",
       0
      ],
      "destination": [
+      "obj-108",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
       "obj-109",
       0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-108",
-      0
      ],
      "destination": [
       "obj-110",
@@ -3006,32 +3076,20 @@
    {
     "patchline": {
      "source": [
-      "obj-110",
-      0
-     ],
-     "destination": [
-      "obj-111",
-      0
-     ]
-    }
-   },
-   {
-    "patchline": {
-     "source": [
-      "obj-111",
-      0
-     ],
-     "destination": [
       "obj-112",
       0
+     ],
+     "destination": [
+      "obj-113",
+      0
      ]
     }
    },
    {
     "patchline": {
      "source": [
-      "obj-110",
-      1
+      "obj-112",
+      0
      ],
      "destination": [
       "obj-114",
@@ -3054,11 +3112,11 @@
    {
     "patchline": {
      "source": [
-      "obj-110",
-      2
+      "obj-115",
+      0
      ],
      "destination": [
-      "obj-117",
+      "obj-116",
       0
      ]
     }
@@ -3066,8 +3124,8 @@
    {
     "patchline": {
      "source": [
-      "obj-117",
-      0
+      "obj-114",
+      1
      ],
      "destination": [
       "obj-118",
@@ -3078,11 +3136,11 @@
    {
     "patchline": {
      "source": [
-      "obj-110",
-      3
+      "obj-118",
+      0
      ],
      "destination": [
-      "obj-120",
+      "obj-119",
       0
      ]
     }
@@ -3090,8 +3148,8 @@
    {
     "patchline": {
      "source": [
-      "obj-120",
-      0
+      "obj-114",
+      2
      ],
      "destination": [
       "obj-121",
@@ -3102,11 +3160,11 @@
    {
     "patchline": {
      "source": [
-      "obj-110",
-      4
+      "obj-121",
+      0
      ],
      "destination": [
-      "obj-123",
+      "obj-122",
       0
      ]
     }
@@ -3114,11 +3172,47 @@
    {
     "patchline": {
      "source": [
-      "obj-123",
-      0
+      "obj-114",
+      3
      ],
      "destination": [
       "obj-124",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-124",
+      0
+     ],
+     "destination": [
+      "obj-125",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-114",
+      4
+     ],
+     "destination": [
+      "obj-127",
+      0
+     ]
+    }
+   },
+   {
+    "patchline": {
+     "source": [
+      "obj-127",
+      0
+     ],
+     "destination": [
+      "obj-128",
       0
      ]
     }

@@ -11,7 +11,7 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "latent-stage.maxpat"
 
-SCENES = ["breathing", "ember trails", "still water"]  # the default show's
+SCENES = ["drift", "face", "mirror", "equilibrium", "shards"]  # the default show's
 PARAMS = [  # (name, min, max): the default chain's main parameters and the engine's
     ("grade.saturation", 0.0, 3.0),
     ("grade.contrast", 0.0, 3.0),
@@ -119,7 +119,7 @@ def build() -> dict:
     p.line(index, pak)
     p.line(fade, pak, 0, 1)
     p.send(pak, "/stage/scene", x + 220, y + 85)
-    p.message('/stage/scene "ember trails" 8b', x, y + 120, 220)
+    p.message("/stage/scene equilibrium 8b", x, y + 120, 220)
     y = 300
     p.comment("cues", x, y)
     p.message("/stage/cue/prev", x, y + 25, 110)
@@ -142,7 +142,7 @@ def build() -> dict:
 
     # -- face, blackout, record
     y = 580
-    p.comment("face on/off, calibrate; blackout + fade; record a take", x, y, 400)
+    p.comment("face on/off, calibrate; blackout + fade; record a take; flash", x, y, 400)
     face = p.box("toggle", (x, y + 25, 22, 22))
     p.send(face, "/stage/face", x, y + 55)
     p.message("/stage/face/calibrate", x + 220, y + 25, 150)
@@ -155,6 +155,8 @@ def build() -> dict:
     p.send(bpak, "/stage/blackout", x, y + 85)
     rec = p.box("toggle", (x + 260, y + 25, 22, 22))
     p.send(rec, "/stage/record", x + 260, y + 55)
+    p.message("/stage/flash", x + 330, y + 25, 90)
+    p.message("/stage/flash 1 2b", x + 330, y + 55, 120)
 
     # -- latent directions and the whole vector
     x, y = 560, 140

@@ -1,4 +1,5 @@
-"""What a composition automates on top of the scenes: tempo, beats, parameter overrides, blackout.
+"""What a composition automates on top of the scenes: tempo, beats, parameter overrides, blackout,
+flashes.
 
 Pure, like `control`: time is the sum of the `dt`s it is stepped by, so a show replays exactly.
 The `Controller` owns one `Automation` and hands it the cues that are not about scenes.
@@ -47,6 +48,8 @@ ENGINE_PARAMS: dict[str, ParamSpec] = {
 }
 MASTER = "present.master"  # the output's brightness (present.glsl); blackout multiplies it
 BLACKOUT_FADE = 1.0  # seconds, when a blackout cue names no fade
+FLASH = "strobe.amount"  # a flash drives the strobe program (shaders/strobe.glsl)
+FLASH_RELEASE = 0.25  # seconds a flash takes to fall back, when it names no release
 TEMPO_RANGE = (20.0, 999.0)
 
 _BEATS = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(b|beat|beats)\s*$", re.IGNORECASE)
@@ -103,9 +106,36 @@ class Ramp:
         return self.start + (self.end - self.start) * smoothstep((now - self.t0) / self.duration)
 
 
+class Flash:
+    """A flash: full on the first frame after it is fired, then falling back to nothing over
+    `release` seconds (quadratically: a light's fast fall, then its glow)."""
+
+    def __init__(self) -> None:
+        self.fired: float | None = None  # the clock of its first frame
+        self.release = 0.0
+        self.pending = False
+
+    def fire(self, release: float) -> None:
+        self.release, self.pending = max(float(release), 0.0), True
+
+    def step(self, clock: float) -> None:
+        if self.pending:  # the frame after the cue shows it at full, however long the frame
+            self.fired, self.pending = clock, False
+
+    def level(self, clock: float) -> float:
+        if self.fired is None:
+            return 0.0
+        elapsed = clock - self.fired
+        if elapsed <= 0.0:
+            return 1.0
+        if elapsed >= self.release:
+            return 0.0
+        return (1.0 - elapsed / self.release) ** 2
+
+
 class Automation:
     """Tempo, OSC parameter overrides (held until the next scene change), a cue's own parameters,
-    and the blackout fade."""
+    the blackout fade and flashes."""
 
     def __init__(self, bpm: float = 120.0) -> None:
         self.clock = 0.0
@@ -114,9 +144,11 @@ class Automation:
         self.overrides: dict[str, Ramp] = {}
         self.cue_params: dict[str, float] = {}
         self.blackout = Ramp(0.0, 0.0)
+        self.flash = Flash()
 
     def step(self, dt: float) -> None:
         self.clock += max(float(dt), 0.0)
+        self.flash.step(self.clock)
 
     def seconds(self, fade: object) -> float:
         """A fade given as seconds (a number) or beats (`"8b"`), in seconds at the current tempo."""
@@ -152,11 +184,14 @@ class Automation:
         self.cue_params = dict(cue_params or {})
 
     def overlay(self, params: Mapping[str, float], output: bool = True) -> dict[str, float]:
-        """`params` with the overrides on top; with `output`, also the blackout."""
+        """`params` with the overrides on top; with `output`, also a flash and the blackout."""
         out = dict(params)
         for name, ramp in self.overrides.items():
             out[name] = ramp.at(self.clock)
         if output:
+            flash = self.flash.level(self.clock)
+            if flash > 0.0:
+                out[FLASH] = max(out.get(FLASH, 0.0), flash)
             level = self.blackout.at(self.clock)
             if level > 0.0:
                 out[MASTER] = out.get(MASTER, 1.0) * (1.0 - level)
@@ -170,7 +205,7 @@ class Automation:
 
 
 # Cue actions the automation layer applies to a Controller (see control.Controller.apply).
-AUTOMATION_ACTIONS = frozenset({"param", "tempo", "beat", "blackout", "z", "offset"})
+AUTOMATION_ACTIONS = frozenset({"param", "tempo", "beat", "blackout", "flash", "z", "offset"})
 
 
 def automate(c: Any, action: str, args: tuple) -> None:
@@ -187,6 +222,8 @@ def automate(c: Any, action: str, args: tuple) -> None:
         auto.tempo.beat(auto.clock)
     elif action == "blackout":  # on [, fade]
         auto.set_blackout(bool(args[0]), auto.seconds(args[1]) if len(args) > 1 else BLACKOUT_FADE)
+    elif action == "flash":  # [release seconds | "1b"]
+        auto.flash.fire(auto.seconds(args[0]) if args else FLASH_RELEASE)
     elif action == "z":  # a whole latent vector: the anchor, padded or cut to the model's size
         dim = c.z_dims[c.model]
         z = np.resize(np.asarray(args, np.float32), dim).astype(np.float32)

@@ -52,6 +52,7 @@ ACTIONS = {
     "tempo": "set the tempo in bpm",
     "beat": "a beat: taps the tempo",
     "blackout": "fade to black (1) or back (0) [, fade]",
+    "flash": "flash the strobe to full, falling back over [release seconds or '1b']",
     "z": "set the latent anchor to a vector",
     "offset": "set the offset along latent direction (name or 1-based number) to a value",
     "face": "face control on (1) / off (0)",
@@ -151,6 +152,8 @@ class Controller:
             self.go_to_scene(self.show.cues[self.cue_index])
         else:
             self.go_to_scene(self.show.cues[self.cue_index], step.fade_arg, step.params)
+            if step.flash is not None:  # the cue lands with a flash
+                self.auto.flash.fire(self.auto.seconds(step.flash))
 
     def apply(self, cue: Cue) -> bool:
         """Apply a cue; returns True when the app must act on it (APP_ACTIONS)."""

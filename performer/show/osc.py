@@ -62,6 +62,7 @@ class CueStep:
     fade: float | None = None  # seconds
     beats: float | None = None  # or a fade in beats at the current tempo
     params: Mapping[str, float] = field(default_factory=dict)
+    flash: float | str | None = None  # a flash on the cue: its release, seconds or "1b"
 
     @property
     def fade_arg(self) -> float | str | None:
@@ -198,8 +199,9 @@ def _mapping(r: Any, m: Any, p: str) -> OscMapping | None:
 
 
 def read_cue_step(r: Any, ref: Mapping[str, Any], p: str, names: list[str]) -> CueStep | None:
-    """`{ scene = "name" | index, fade = seconds | beats = n, params = {...} }`."""
-    r.unknown(ref, p, {"scene", "fade", "beats", "params"})
+    """`{ scene = "name" | index, fade = seconds | beats = n, params = {...}, flash = release }`
+    (the release in seconds or as beats, `"1b"`)."""
+    r.unknown(ref, p, {"scene", "fade", "beats", "params", "flash"})
     scene = ref.get("scene")
     if isinstance(scene, str) and scene in names:
         index = names.index(scene)
@@ -213,7 +215,11 @@ def read_cue_step(r: Any, ref: Mapping[str, Any], p: str, names: list[str]) -> C
     if fade is not None and beats is not None:
         r.problem(p, "give the fade as either `fade` (seconds) or `beats`, not both")
     params = r.params(ref.get("params", {}), f"{p}.params")
-    return CueStep(index, fade, beats, params)
+    flash = ref.get("flash")
+    if flash is not None and fade_of(flash) is None:
+        r.problem(f"{p}.flash", f"a flash's release is seconds or beats like '1b', got {flash!r}")
+        flash = None
+    return CueStep(index, fade, beats, params, fade_of(flash) if flash is not None else None)
 
 
 def fade_of(value: Any) -> float | str | None:

@@ -75,6 +75,12 @@ ADDRESS_TABLE: tuple[tuple[str, str, str], ...] = (
     ("/stage/face", "0 or 1", "face control off / on"),
     ("/stage/face/calibrate", "", "take the performer's current pose as neutral"),
     ("/stage/blackout", "0 or 1 [fade]", "fade to black (1) or back (0); fade default 1 s"),
+    (
+        "/stage/flash",
+        "[1 [release]]",
+        "a flash: `strobe.amount` to full, falling back over the release (seconds, or beats as"
+        " `1b`; default 0.25 s), in the scene's `strobe.r/g/b`; a trigger",
+    ),
     ("/stage/record", "0 or 1", "stop / start recording a take (video + cue log)"),
 )
 TRIGGER_NOTE = (
@@ -93,6 +99,7 @@ _FIXED = {
     "/stage/face": "face",
     "/stage/face/calibrate": "calibrate",
     "/stage/blackout": "blackout",
+    "/stage/flash": "flash",
     "/stage/record": "record",
 }
 TRIGGERS = {"next", "prev", "beat", "calibrate"}
@@ -329,6 +336,11 @@ class AddressSpace:
         kind = m.kind
         if kind in TRIGGERS:
             return ([Cue(kind, (), "osc")] if fired(args) else []), 0
+        if kind == "flash":  # a trigger with an optional release after its value
+            if not fired(args):
+                return [], 0
+            release = (self._fade(args[1], where),) if len(args) > 1 else ()
+            return [Cue("flash", release, "osc")], 0
         if not args:
             raise OscInputError(f"{where}: expected arguments ({_usage(where)}), got none")
         if kind == "scene":

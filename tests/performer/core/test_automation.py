@@ -36,7 +36,7 @@ tempo = 90
 order = [
   "a",
   { scene = "b", beats = 3, params = { "grade.saturation" = 2.0 } },
-  { scene = "c", fade = 0.5 },
+  { scene = "c", fade = 0.5, flash = "1b" },
 ]
 """
 
@@ -135,6 +135,41 @@ def test_blackout_fades_the_master_and_back(c):
     assert c.params()["present.master"] == 0.5  # back to the composer's own master level
 
 
+def test_a_flash_is_full_on_the_next_frame_then_falls_back(c):
+    assert "strobe.amount" not in c.params()
+    c.apply(Cue("flash", (0.5,), "osc"))
+    c.step(0.1)  # however long the frame, the first one after the cue is at full
+    assert c.params()["strobe.amount"] == 1.0
+    c.step(0.25)  # halfway: (1 - 0.5)² — a light's fast fall
+    assert c.params()["strobe.amount"] == pytest.approx(0.25)
+    c.apply(Cue("param", ("strobe.amount", 0.4), "osc"))  # the composer's own level stays under
+    c.step(0.2)
+    assert c.params()["strobe.amount"] == pytest.approx(0.4)
+    c.step(0.1)
+    assert c.params()["strobe.amount"] == pytest.approx(0.4)  # the flash is over
+    c.apply(Cue("flash", (), "osc"))  # the default release, 0.25 s
+    run(c, 0.3)
+    assert c.params()["strobe.amount"] == pytest.approx(0.4)
+    c.apply(Cue("flash", (0,), "osc"))  # no release: one frame at full
+    c.step(0.01)
+    assert c.params()["strobe.amount"] == 1.0
+    c.step(0.01)
+    assert c.params()["strobe.amount"] == pytest.approx(0.4)
+
+
+def test_a_cue_step_lands_with_its_flash(c):
+    c.apply(Cue("cue", (2,), "osc"))  # flash = "1b": 2/3 s at 90 bpm
+    c.step(0.01)
+    assert c.params()["strobe.amount"] == 1.0
+    c.step(1 / 3)
+    assert c.params()["strobe.amount"] == pytest.approx(0.25, abs=0.02)
+    run(c, 0.4)
+    assert c.params().get("strobe.amount", 0.0) == 0.0
+    c.apply(Cue("cue", (0,), "osc"))  # a step without one
+    c.step(0.01)
+    assert c.params().get("strobe.amount", 0.0) == 0.0
+
+
 def test_z_and_offsets_along_directions(c):
     c.apply(Cue("z", (1.0, 2.0), "osc"))  # padded to the model's 4
     assert np.allclose(c.latent.target.anchor, [1, 2, 1, 2])
@@ -164,7 +199,10 @@ def test_engine_params_drive_the_drift(c):
 
 
 def test_cue_step_problems_are_reported(tmp_path):
-    bad = SHOW.replace('{ scene = "c", fade = 0.5 }', '{ scene = "zz", fade = 1, beats = 2 }')
+    bad = SHOW.replace(
+        '{ scene = "c", fade = 0.5, flash = "1b" }', '{ scene = "zz", fade = 1, beats = 2 }'
+    )
+    bad = bad.replace('"a",\n', '{ scene = "a", flash = "soon" },\n')
     bad = bad.replace("tempo = 90", "tempo = 5")
     (tmp_path / "show.toml").write_text(bad)
     with pytest.raises(ShowError) as e:
@@ -172,3 +210,4 @@ def test_cue_step_problems_are_reported(tmp_path):
     text = str(e.value)
     assert "cues.tempo" in text and "expected number in [20, 999], got integer 5" in text
     assert "cues.order[2].scene" in text and "no scene 'zz'" in text
+    assert "cues.order[0].flash" in text and "seconds or beats like '1b', got 'soon'" in text

@@ -113,6 +113,11 @@ CASES = [
     (msg("/stage/blackout", 1), [Cue("blackout", (1,), "osc")]),
     (msg("/stage/blackout", 0, 3), [Cue("blackout", (0, 3.0), "osc")]),
     (msg("/stage/blackout", True, "2b", types="Ts"), [Cue("blackout", (1, "2b"), "osc")]),
+    (msg("/stage/flash"), [Cue("flash", (), "osc")]),
+    (msg("/stage/flash", 1.0), [Cue("flash", (), "osc")]),
+    (msg("/stage/flash", 0.0), []),  # a button's release
+    (msg("/stage/flash", 1, "2b"), [Cue("flash", ("2b",), "osc")]),
+    (msg("/stage/flash", 1, 0.5), [Cue("flash", (0.5,), "osc")]),
     (msg("/stage/record", 1.0), [Cue("record", (1,), "osc")]),
     (msg("/stage/record", False, types="F"), [Cue("record", (0,), "osc")]),
 ]
