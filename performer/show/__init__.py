@@ -401,6 +401,14 @@ def show_from_dict(
             r.problem(f"cues.order[{i}]", f"no scene {ref!r}; scenes are: {', '.join(names)}")
     if scenes and not cues and not order:
         r.problem("cues.order", "the cue list is empty")
+    for i, step in enumerate(steps):
+        own = scenes[step.scene].chain
+        if step.flash is not None and "strobe" not in (chain if own is None else own):
+            r.problem(
+                f"cues.order[{i}].flash",
+                f"scene {names[step.scene]!r} plays through no `strobe` program: add it to its"
+                " chain for the flash to show",
+            )
 
     reh = r.table(data.get("rehearsal", {}), "rehearsal")
     r.unknown(reh, "rehearsal", {"presets", "nudge", "directions"})

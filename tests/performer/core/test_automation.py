@@ -14,7 +14,7 @@ SHOW = """
 [models.m]
 checkpoint = "m.pt"
 [shaders]
-chain = ["grade"]
+chain = ["grade", "strobe"]
 [shaders.params]
 "grade.saturation" = 1.0
 [[scenes]]
@@ -211,3 +211,10 @@ def test_cue_step_problems_are_reported(tmp_path):
     assert "cues.tempo" in text and "expected number in [20, 999], got integer 5" in text
     assert "cues.order[2].scene" in text and "no scene 'zz'" in text
     assert "cues.order[0].flash" in text and "seconds or beats like '1b', got 'soon'" in text
+
+
+def test_a_flash_on_a_scene_without_a_strobe_is_refused(tmp_path):
+    (tmp_path / "show.toml").write_text(SHOW.replace('chain = ["grade", "strobe"]', "chain = []"))
+    where = r"cues.order\[2\].flash \(line 24\)"
+    with pytest.raises(ShowError, match=where + ": scene 'c' plays through no `strobe`"):
+        load_show(tmp_path / "show.toml")
