@@ -21,6 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.stylegan.common import (
+    GeneratorBase,
+    brief,
+    insert_zeros_and_pad,
+    normalize_2nd_moment,
+)
+
 # Bounds of this config's size fields, merged into models.registry.LIMITS (a key shared with
 # another kind has one bound and one type there: conv_clamp, a number, is checked below).
 LIMITS: dict[str, tuple[int, int]] = {
@@ -100,14 +107,14 @@ class StyleGAN2Config:
             if value is None and name in optional_ints:
                 continue
             if not (_is_int(value) and value >= 0):
-                raise ValueError(f"StyleGAN2Config: {name} = {_show(value)} is not a whole number")
+                raise ValueError(f"StyleGAN2Config: {name} = {brief(value)} is not a whole number")
         for name in numbers:
             value = getattr(self, name)
             if value is None and name in ("w_avg_beta", "conv_clamp"):
                 continue
             real = isinstance(value, (int, float)) and not isinstance(value, bool)
             if not (real and math.isfinite(value)):
-                raise ValueError(f"StyleGAN2Config: {name} = {_show(value)} is not a number")
+                raise ValueError(f"StyleGAN2Config: {name} = {brief(value)} is not a number")
         choices = {
             "architecture": ARCHITECTURES,
             "mapping_activation": tuple(ACTIVATIONS),
@@ -159,13 +166,13 @@ class StyleGAN2Config:
         values = {k: kwargs[k] for k in _TOP_KEYS if k in kwargs}
         for key, value in mapping.items():
             if key not in _MAPPING_KEYS:
-                raise ValueError(f"unsupported mapping option {_show(key)} = {_show(value)}")
+                raise ValueError(f"unsupported mapping option {brief(key)} = {brief(value)}")
             values[_MAPPING_KEYS[key]] = value
         for key, value in synthesis.items():
             if key in _IGNORED_KEYS:
                 continue  # memory layout / training speed only
             if key not in _SYNTHESIS_KEYS:
-                raise ValueError(f"unsupported synthesis option {_show(key)} = {_show(value)}")
+                raise ValueError(f"unsupported synthesis option {brief(key)} = {brief(value)}")
             values[key] = tuple(value) if isinstance(value, list) else value
         values.update(playback)
         return cls(**values).bounded()
@@ -189,12 +196,6 @@ class StyleGAN2Config:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _show(value: object) -> str:
-    """A value for a message, cut short (it comes from a file)."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 _TOP_KEYS = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
@@ -243,14 +244,8 @@ def upfirdn2d(
 ) -> torch.Tensor:
     """Up-sample by inserting zeros, pad (negative: crop) as [x0, x1, y0, y1], convolve with
     the FIR filter `f` (times gain), keep every `down`-th pixel."""
-    n, c, h, w = x.shape
-    px0, px1, py0, py1 = padding
-    if up > 1:
-        x = x.reshape(n, c, h, 1, w, 1)
-        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
-        x = x.reshape(n, c, h * up, w * up)
-    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
+    c = x.shape[1]
+    x = insert_zeros_and_pad(x, up, padding)
     f = (f * (gain ** (f.ndim / 2))).to(x.dtype)
     if not flip_filter:
         f = f.flip(list(range(f.ndim)))
@@ -357,10 +352,6 @@ def modulated_conv2d(
     x = conv2d_resample(x, w, f=f, up=up, padding=padding, groups=n, flip_weight=flip_weight)
     x = x.reshape(n, -1, *x.shape[2:])
     return x + noise if noise is not None else x
-
-
-def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
 
 
 def mix(ws_a: torch.Tensor, ws_b: torch.Tensor, crossover: int) -> torch.Tensor:
@@ -600,20 +591,14 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
-class Generator(nn.Module):
+class Generator(GeneratorBase):
     """z (N, z_dim) → image (N, img_channels, R, R), raw range (about −1…1, not clipped).
 
     `generator(z)` plays the config's ψ, cutoff, class and noise mode; `mapping(z, c, ψ)` and
     `synthesis(ws)` are the two halves (NVlabs' API)."""
 
     def __init__(self, config: StyleGAN2Config) -> None:
-        super().__init__()
-        self.config = config
-        self.z_dim, self.c_dim, self.w_dim = config.z_dim, config.c_dim, config.w_dim
-        self.img_resolution, self.img_channels = config.img_resolution, config.img_channels
-        self.synthesis = SynthesisNetwork(config)
-        self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(config, self.num_ws)
+        super().__init__(config, SynthesisNetwork, MappingNetwork)
 
     def forward(
         self,

@@ -19,6 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.stylegan.common import (
+    GeneratorBase,
+    brief,
+    insert_zeros_and_pad,
+    normalize_2nd_moment,
+)
+
 KIND = "stylegan3"
 
 # Bounds on the config's whole-number fields, inclusive (checked by `bounded()`).
@@ -99,11 +106,11 @@ class StyleGAN3Config:
             if value is None and key in ("truncation_cutoff", "class_index"):
                 continue
             if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"config.{key} = {_show(value)} is not a whole number")
+                raise ValueError(f"config.{key} = {brief(value)} is not a whole number")
             if value > high:
-                raise ValueError(f"config.{key} = {_show(value)} is out of range (at most {high})")
+                raise ValueError(f"config.{key} = {brief(value)} is out of range (at most {high})")
             if value < low:
-                raise ValueError(f"config.{key} = {_show(value)} is out of range (at least {low})")
+                raise ValueError(f"config.{key} = {brief(value)} is out of range (at least {low})")
         half = self.img_resolution / 2
         ranges = {
             "mapping_lr_multiplier": (1e-6, 1e3),
@@ -121,10 +128,10 @@ class StyleGAN3Config:
             if key == "conv_clamp" and value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"config.{key} = {_show(value)} is not a number")
+                raise ValueError(f"config.{key} = {brief(value)} is not a number")
             if not (math.isfinite(value) and low <= value <= high):
                 raise ValueError(
-                    f"config.{key} = {_show(value)} is out of range ({low:g} … {high:g})"
+                    f"config.{key} = {brief(value)} is out of range ({low:g} … {high:g})"
                 )
         if self.num_critical >= self.num_layers:
             raise ValueError(
@@ -132,7 +139,7 @@ class StyleGAN3Config:
                 f" config.num_layers = {self.num_layers}"
             )
         if not isinstance(self.use_radial_filters, bool):
-            raise ValueError(f"config.use_radial_filters = {_show(self.use_radial_filters)}")
+            raise ValueError(f"config.use_radial_filters = {brief(self.use_radial_filters)}")
         if self.class_index is not None and self.class_index >= self.c_dim:
             classes = f"classes 0…{self.c_dim - 1}" if self.c_dim else "no classes"
             raise ValueError(f"config.class_index = {self.class_index}: the network has {classes}")
@@ -153,21 +160,16 @@ class StyleGAN3Config:
             if key in _IGNORED_MAPPING_KEYS:
                 continue
             if key not in _MAPPING_KEYS:
-                raise ValueError(f"unsupported mapping option {key!r} = {_show(value)}")
+                raise ValueError(f"unsupported mapping option {key!r} = {brief(value)}")
             values[_MAPPING_KEYS[key]] = value
         for key, value in kwargs.items():
             if key not in synthesis:
-                raise ValueError(f"unsupported StyleGAN3 option {key!r} = {_show(value)}")
+                raise ValueError(f"unsupported StyleGAN3 option {key!r} = {brief(value)}")
             values[key] = value
         for key in playback:
             if key not in _PLAYBACK_KEYS:
                 raise ValueError(f"unknown playback option {key!r}")
         return cls(**values, **playback)
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -234,14 +236,8 @@ def upfirdn2d(
     inserted zeros.)"""
     if up > 1 and f is not None and f.ndim == 1:
         return _upsample_separable(x, f, up, padding, gain)[:, :, ::down, ::down]
-    n, c, h, w = x.shape
-    if up > 1:
-        x = x.reshape(n, c, h, 1, w, 1)
-        x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
-        x = x.reshape(n, c, h * up, w * up)
-    px0, px1, py0, py1 = padding
-    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
+    c = x.shape[1]
+    x = insert_zeros_and_pad(x, up, padding)
     if f is None:  # the identity filter
         x = x[:, :, ::down, ::down]
         return x * gain if gain != 1 else x
@@ -393,7 +389,7 @@ class MappingNetwork(nn.Module):
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise ValueError(f"mapping: z must be (N, {self.z_dim}), got {tuple(z.shape)}")
         x = z.to(torch.float32)  # the w path runs in float32 whatever the weights' dtype
-        x = x * (x.square().mean(1, keepdim=True) + 1e-8).rsqrt()
+        x = normalize_2nd_moment(x)
         if self.c_dim > 0:
             if c is None:
                 if self.config.class_index is None:
@@ -402,8 +398,7 @@ class MappingNetwork(nn.Module):
                 c = c.to(x).expand(z.shape[0], -1)
             if c.shape != (z.shape[0], self.c_dim):
                 raise ValueError(f"mapping: c must be (N, {self.c_dim}), got {tuple(c.shape)}")
-            y = self.embed(c.to(x.dtype))
-            y = y * (y.square().mean(1, keepdim=True) + 1e-8).rsqrt()
+            y = normalize_2nd_moment(self.embed(c.to(x.dtype)))
             x = torch.cat([x, y], dim=1)
         for i in range(self.num_layers):
             x = getattr(self, f"fc{i}")(x)
@@ -608,20 +603,14 @@ class SynthesisNetwork(nn.Module):
         return x
 
 
-class Generator(nn.Module):
+class Generator(GeneratorBase):
     """G: z (N, z_dim) → image (N, img_channels, R, R), raw range (about −1…1, not clipped).
 
     `G(z)` plays the config's ψ, cutoff and class; `mapping(z, c, ψ)` and `synthesis(ws)` are
     the two halves (NVlabs' API)."""
 
     def __init__(self, config: StyleGAN3Config) -> None:
-        super().__init__()
-        self.config = config.bounded()
-        self.z_dim, self.c_dim, self.w_dim = config.z_dim, config.c_dim, config.w_dim
-        self.img_resolution, self.img_channels = config.img_resolution, config.img_channels
-        self.synthesis = SynthesisNetwork(config)
-        self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(config, self.num_ws)
+        super().__init__(config.bounded(), SynthesisNetwork, MappingNetwork)
 
     def forward(
         self,
