@@ -241,7 +241,13 @@ class Trainer:
             for name, net in r.nets.items():
                 net.load_state_dict(state[name])
             for name, ema in self.ema.items():
-                ema.net.load_state_dict(state[f"{name}_ema"])
+                if f"{name}_ema" in state:
+                    ema.net.load_state_dict(state[f"{name}_ema"])
+                else:  # a run from before this net was averaged (the VAE-GAN's E): start here
+                    ema.net.load_state_dict(r.nets[name].state_dict())
+                    log.info(
+                        "%s: no average of %s saved; it starts from the net", self.ckpt_path, name
+                    )
             for name, opt in r.optims.items():
                 opt.load_state_dict(data["optim"][name])
         except (KeyError, RuntimeError, ValueError) as e:

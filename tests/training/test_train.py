@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from models.checkpoint import read_checkpoint
+from models.checkpoint import atomic_torch_save, read_checkpoint
 from training import defaults
 from training.data import to_model_range
 from training.events import read_scalars
@@ -122,6 +122,22 @@ def test_resume_is_bit_identical(model: str, workers: int, photos: Path, tmp_pat
         for k, v in state.items():
             assert torch.equal(v, b["state"][part][k]), f"{part}.{k} differs after resume"
     assert a["data_pos"] == b["data_pos"]
+
+
+def test_a_vaegan_run_from_before_the_encoder_was_averaged_resumes(photos: Path, tmp_path: Path):
+    """Runs saved before the VAE-GAN's encoder had a moving average (no E_ema) resume: the
+    average starts from the encoder as it was saved."""
+    kw = {"steps": 2, "size": 16, "workers": 0}
+    Trainer(tiny("vaegan", tmp_path / "old", photos, **kw)).run()
+    ckpt = tmp_path / "old" / "last.pt"
+    raw = torch.load(ckpt, map_location="cpu", weights_only=False)
+    del raw["state"]["E_ema"]
+    atomic_torch_save(raw, ckpt)
+    resumed = Trainer(tiny("vaegan", tmp_path / "old", photos, **{**kw, "steps": 3}), resume=True)
+    E, E_ema = resumed.recipe.nets["E"].state_dict(), resumed.ema["E"].net.state_dict()
+    assert all(torch.equal(v, E_ema[k]) for k, v in E.items())
+    assert resumed.run() == 3
+    assert "E_ema" in read_checkpoint(ckpt)["state"]
 
 
 def test_nan_stops_naming_the_step_and_keeps_the_checkpoint(photos: Path, tmp_path: Path):
