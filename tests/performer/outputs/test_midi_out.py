@@ -1,12 +1,13 @@
 """MIDI-out feedback with a stand-in port system: values echoed on change only (through the
-map's curve and range), the current scene's pad lit, and no MIDI system as one clear line."""
+map's curve and range), the current scene's pad lit, a controller plugged in late, unplugged
+and back, and no MIDI system as one clear line."""
 
 from __future__ import annotations
 
 import mido
 import pytest
 
-from performer.core.health import OFF, OK
+from performer.core.health import DEGRADED, OFF, OK
 from performer.outputs import Frame, OutputUnavailable, midi_out
 from performer.outputs.midi_out import MidiFeedbackOutput, controller_value
 from performer.render.shaders import ParamSpec
@@ -135,7 +136,57 @@ def test_a_failing_port_system_and_a_missing_port(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(mido, "get_output_names", broken)
     with pytest.raises(OutputUnavailable, match="^MIDI out: no MIDI system here"):
         MidiFeedbackOutput(MidiSpec(scene_notes=(36,)), io=mido).open((64, 64), 60.0)
-    monkeypatch.setattr(mido, "get_output_names", lambda: ["Launchpad X"])
-    with pytest.raises(OutputUnavailable) as e:
-        MidiFeedbackOutput(MidiSpec(port="nano", scene_notes=(36,)), io=mido).open((1, 1), 1.0)
-    assert str(e.value) == "MIDI out: no output port matching 'nano' (have: Launchpad X)"
+
+
+def test_a_controller_plugged_in_late_or_replugged_is_found(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    names: list[str] = ["Launchpad X"]
+    opened: list[Port] = []
+
+    def open_output(name: str) -> Port:
+        opened.append(Port(name))
+        return opened[-1]
+
+    monkeypatch.setattr(mido, "get_output_names", lambda: list(names))
+    monkeypatch.setattr(mido, "open_output", open_output)
+    now = [100.0]
+    spec = MidiSpec(port="nano", scene_notes=(36, 37))
+    out = MidiFeedbackOutput(spec, io=mido, rescan=2.0, clock=lambda: now[0])
+    out.open((1, 1), 1.0)  # not there yet: said once, the show goes on
+    assert "MIDI out: no output port matching 'nano' (have: Launchpad X)" in caplog.text
+    assert out.health().state == DEGRADED and not opened
+    out.present(frame(0, scene=1))
+    names.append("nanoKONTROL2 MIDI 1")  # plugged in
+    now[0] += 1.0
+    out.present(frame(1, scene=1))
+    assert not opened  # looked for again only every 2 s
+    now[0] += 1.0
+    out.present(frame(2, scene=1))
+    assert [p.name for p in opened] == ["nanoKONTROL2 MIDI 1"] and out.health().state == OK
+    assert [(m.note, m.velocity) for m in opened[0].sent] == [(36, 0), (37, 127)]
+    names.remove("nanoKONTROL2 MIDI 1")  # unplugged
+    now[0] += 2.0
+    out.present(frame(3, scene=1))
+    assert opened[0].closed and out.health().state == DEGRADED
+    assert "MIDI out: lost nanoKONTROL2 MIDI 1 (unplugged)" in caplog.text
+    names.append("nanoKONTROL2 MIDI 1")  # back: it gets the whole state again
+    now[0] += 2.0
+    out.present(frame(4, scene=1))
+    assert len(opened) == 2 and [(m.note, m.velocity) for m in opened[1].sent] == [
+        (36, 0),
+        (37, 127),
+    ]
+
+
+def test_a_port_failing_under_a_send_is_dropped_not_the_show(ports: dict[str, Port]) -> None:
+    out = MidiFeedbackOutput(MidiSpec(port="nano", scene_notes=(36,)), io=mido)
+    out.open((1, 1), 1.0)
+    port = ports["nanoKONTROL2 MIDI 1"]
+
+    def gone(message: mido.Message) -> None:
+        raise OSError("device vanished")
+
+    port.send = gone  # type: ignore[method-assign]
+    out.present(frame(0, scene=0))  # no exception: the output waits for the port again
+    assert port.closed and out.port is None and out.health().state == DEGRADED
