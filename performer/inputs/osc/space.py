@@ -416,7 +416,7 @@ class AddressSpace:
             raise OscInputError(f"{m.address}: expected a number (mapped to {m.target})")
         u = self._unit(m, args[0])
         kind = target.kind
-        if kind in TRIGGERS:
+        if kind in TRIGGERS or kind == "flash":  # on a rise (a pad's press)
             return self._call(target, []) if self._edge(i, u) else ([], 0)
         if kind in SWITCHES:
             on = u >= 0.5

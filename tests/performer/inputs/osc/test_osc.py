@@ -399,6 +399,8 @@ def test_user_mappings_scale_curve_and_trigger():
         OscMapping("/live/go", "/stage/cue/next"),  # a button: rising edge
         OscMapping("/max/ember", "/stage/scene", args=("still water", "8b")),
         OscMapping("/live/black", "/stage/blackout"),  # a toggle: on change
+        OscMapping("/live/kick", "/stage/flash"),  # a pad: a flash on each press
+        OscMapping("/live/long", "/stage/flash", args=("1", "2b")),  # … with its own release
     ]
     d, inbox = make(maps)
 
@@ -421,6 +423,10 @@ def test_user_mappings_scale_curve_and_trigger():
     assert send("/live/black", 1.0) == [Cue("blackout", (1,), "osc")]
     assert send("/live/black", 0.9) == []
     assert send("/live/black", 0) == [Cue("blackout", (0,), "osc")]
+    assert send("/live/kick", 1.0) == [Cue("flash", (), "osc")]
+    assert send("/live/kick", 0.0) == []  # the pad's release
+    assert send("/live/kick", 0.8) == [Cue("flash", (), "osc")]
+    assert send("/live/long") == [Cue("flash", ("2b",), "osc")]
     assert d.counts["unknown"] == 0
 
 
