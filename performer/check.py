@@ -19,6 +19,7 @@ def check_show(show: Show) -> list[str]:
     loaded, problems = _checkpoints(show)
     specs, shader_problems = _shaders(show)
     problems += shader_problems + _latents(show, loaded) + _params(show, specs)
+    problems += _anchors(show, loaded)  # scenes anchored on a picture: readable, an encoder
     problems += check_face(show, loaded)  # camera, face model, mappings, video needs an encoder
     problems += osc_problems(show, specs, loaded)  # [[osc.map]] targets the show does not have
     size = (show.output.width, show.output.height)
@@ -39,6 +40,12 @@ def _checkpoints(show: Show) -> tuple[dict[str, Any], list[str]]:
         except CheckpointError as e:
             problems.append(f"models.{m.name}.checkpoint: {e}")
     return loaded, problems
+
+
+def _anchors(show: Show, loaded: dict[str, Any]) -> list[str]:
+    from performer.engine.anchors import anchor_scenes
+
+    return anchor_scenes(show, loaded)[1]
 
 
 def _latents(show: Show, loaded: dict[str, Any]) -> list[str]:

@@ -25,6 +25,7 @@ from performer.core.health import DEGRADED, FAILED, OK, Health, PartHealth, wher
 from performer.core.latent import orthonormal_directions
 from performer.core.pacer import Pacer, Plan, Scheduler, plans
 from performer.core.watchdog import ShutdownGuard, StallWatch
+from performer.engine.anchors import anchor_scenes
 from performer.engine.worker import Engine, open_model
 from performer.inputs import Inputs, Reading
 from performer.inputs.audio import AudioInput
@@ -127,6 +128,10 @@ class Stage:
             for m in show.models
             if m.name in used
         }
+        show, problems = anchor_scenes(show, models)  # scenes anchored on a picture
+        for problem in problems:
+            log.warning("%s; the scene starts from a seed instead", problem)
+        self.show = show
         self.engine = Engine(
             models,
             device=opts.device,

@@ -69,6 +69,7 @@ CUES = [
     (HOLD, "/stage/cue/go", 1),  # face
     (HOLD, "/stage/cue/go", 2),  # mirror (live video)
     (HOLD, "/stage/cue/go", 3),  # equilibrium (dual)
+    (HOLD, "/stage/cue/go", 4),  # shards (the dual pair bent, through a kaleidoscope)
     (HOLD, "/stage/cue/go", 0),  # back to the DCGAN: one more model switch
 ]
 
@@ -111,9 +112,9 @@ def test_the_default_show_plays_its_cue_list_from_osc(performance: dict):
     if not Path("/dev/video0").exists():  # no webcam (CI): the face scenes see the test face
         assert "showing the moving test source" in log, log
     order = [name for name, _ in segments(rows)]
-    assert order[:5] == ["drift", "face", "mirror", "equilibrium", "drift"], order
+    assert order[:6] == ["drift", "face", "mirror", "equilibrium", "shards", "drift"], order
     # the last recorded frame of each scene (its fade is over by then)
-    last = {name: int(seg[-1]["recorded"]) - 1 for name, seg in segments(rows)[:4]}
+    last = {name: int(seg[-1]["recorded"]) - 1 for name, seg in segments(rows)[:5]}
     images = read_frames(performance["video"], sorted(last.values()))
     names = list(last)
     for i, a in enumerate(names):
@@ -129,6 +130,14 @@ def test_the_default_show_plays_its_cue_list_from_osc(performance: dict):
     left, right = dual[y0:y1, x0:mid], dual[y0:y1, mid : mid + (mid - x0)]
     assert x1 - x0 > 1.6 * (y1 - y0)  # twice as wide as tall: two square pictures
     assert np.abs(left - right).mean() > 6
+    # the shards cue lands on a white flash, which falls back within its beat (the recording
+    # reads frames back a frame or two late: look at the first few)
+    shards = dict(segments(rows))["shards"]
+    first = int(shards[0]["recorded"]) - 1
+    near = read_frames(performance["video"], list(range(first, first + 8)))
+    flash = max(frame[y0:y1, x0:x1].mean() for frame in near.values())
+    assert flash > 200, [round(f[y0:y1, x0:x1].mean()) for f in near.values()]
+    assert images[last["shards"]][y0:y1, x0:x1].mean() < flash - 40
 
 
 def test_model_switches_crossfade_without_stopping_the_show(performance: dict):
@@ -157,7 +166,7 @@ def test_with_no_screen_the_default_show_renders_once_through():
     from performer.show import load_show
 
     show = load_show(ROOT / "show.toml")
-    assert render_seconds(show) == show.follow * len(show.cues) == 50
+    assert render_seconds(show) == show.follow * len(show.cues) == 60
     assert render_seconds(load_show(ROOT / "examples" / "minimal.toml")) == 10
 
 

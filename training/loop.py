@@ -6,6 +6,7 @@ under torchrun.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -324,10 +325,9 @@ class Trainer:
             raise KeyboardInterrupt
         self._stop = True
         name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-        print(
-            f"\n{name}: finishing this step and writing a checkpoint (Ctrl-C again to abort)",
-            file=sys.stderr,
-        )
+        message = f"\n{name}: finishing this step and writing a checkpoint (Ctrl-C again to abort)"
+        with contextlib.suppress(OSError):  # a raw write: the handler may run inside a print's
+            os.write(sys.stderr.fileno(), (message + "\n").encode())  # own (locked) write
 
     def run(self) -> int:
         o, r = self.opts, self.recipe

@@ -117,12 +117,10 @@ class Controller:
 
     def target_for(self, scene: Scene) -> Target:
         dim = self.z_dims[scene.model]
-        anchor = (
-            np.asarray(scene.z, np.float32) if scene.z is not None else seed_vector(scene.seed, dim)
-        )
+        seed = scene.seed if scene.seed is not None else self.scene_index
+        anchor = np.asarray(scene.z, np.float32) if scene.z is not None else seed_vector(seed, dim)
         if anchor.shape[0] != dim:  # a vector for another model: pad or cut, never crash a show
             anchor = np.resize(anchor, dim).astype(np.float32)
-        seed = scene.seed if scene.seed is not None else self.scene_index
         return Target(anchor, scene.drift.speed, scene.drift.amplitude, walk_seed=seed)
 
     def go_to_scene(

@@ -188,10 +188,9 @@ class ShutdownGuard:
     def _handler(self, signum: int, frame: object) -> None:
         """The first signal ends the loop (KeyboardInterrupt); later ones, and any while the
         show is already closing, only wait for it (the watching thread has the deadline)."""
-        first = self.signalled is None
-        if first:
+        first = self.signalled is None  # (no logging here: the handler runs between any two
+        if first:  # bytecodes of the main thread, maybe inside the log stream's own write)
             self.signalled, self.at = signum, time.perf_counter()
-            log.info("%s: ending the show", signal.Signals(signum).name)
         if first and not self.closing:
             raise KeyboardInterrupt
 
@@ -204,9 +203,12 @@ class ShutdownGuard:
                 data = r.recv(64)
             except OSError:
                 return
-            if not data or self._done.is_set():
+            if not data:
                 return
             signum = next((b for b in data if b in (signal.SIGINT, signal.SIGTERM)), 0)
+            if not signum and self._done.is_set():
+                return
+        log.info("%s: ending the show", signal.Signals(signum).name)
         if self._done.wait(self.grace_s):
             return
         # The main thread did not finish in time (stuck in C, or closing slowly): save what

@@ -86,6 +86,7 @@ class Scene:
     mix: str | None = None  # StyleGAN style mixing: the scene whose latent gives the fine layers
     audio: str | None = None  # its audio mapping set; None: the default set; "": none (show/audio)
     chain: tuple[str, ...] | None = None  # its own shader chain; None: the show's [shaders]
+    image: Path | None = None  # VAE-GAN: the anchor is this picture's code (engine/anchors.py)
 
 
 @dataclass(frozen=True)
@@ -366,7 +367,7 @@ def show_from_dict(
     if not isinstance(raw_scenes, list) or not raw_scenes:
         r.problem("scenes", "a show needs at least one [[scenes]] table")
         raw_scenes = []
-    scenes = [_scene(r, sc, i, model_names, shader_dir) for i, sc in enumerate(raw_scenes)]
+    scenes = [_scene(r, sc, i, model_names, shader_dir, base) for i, sc in enumerate(raw_scenes)]
     names = [s.name for s in scenes]
     for n in sorted({n for n in names if names.count(n) > 1}):
         r.problem(
@@ -477,12 +478,17 @@ def read_chain(r: _Reader, raw: Any, path: str, shader_dir: Path) -> tuple[str, 
 
 
 def _scene(
-    r: _Reader, sc: Any, i: int, model_names: list[str], shader_dir: Path = DEFAULT_SHADER_DIR
+    r: _Reader,
+    sc: Any,
+    i: int,
+    model_names: list[str],
+    shader_dir: Path = DEFAULT_SHADER_DIR,
+    base: Path = Path("."),
 ) -> Scene:
     p = f"scenes[{i}]"
     sc = r.table(sc, p)
     keys = {"name", "model", "seed", "z", "drift", "fade", "params", "face", "mix", "audio"}
-    keys.add("chain")
+    keys |= {"chain", "image"}
     r.unknown(sc, p, keys)
     name = r.get(sc, p, "name", "string", f"scene {i + 1}")
     model = r.get(sc, p, "model", "string", model_names[0] if model_names else "")
@@ -503,9 +509,15 @@ def _scene(
             z = None
         else:
             z = tuple(float(v) for v in z)
-    if seed is not None and z is not None:
-        r.problem(p, "give the anchor as either `seed` or `z`, not both")
-    if seed is None and z is None:
+    image = None
+    image_name = r.get(sc, p, "image", "string", None)
+    if image_name is not None:
+        image = (base / image_name).resolve()
+        if not image.is_file():
+            r.problem(f"{p}.image", f"no picture at {image}")
+    if sum(x is not None for x in (seed, z, image_name)) > 1:
+        r.problem(p, "give the anchor as one of `seed`, `z` or `image`")
+    if seed is None and z is None and image_name is None:
         seed = i
     dr = r.table(sc.get("drift", {}), f"{p}.drift")
     r.unknown(dr, f"{p}.drift", {"speed", "amplitude"})
@@ -519,7 +531,7 @@ def _scene(
     face = read_scene_face(r, sc, p)
     audio = read_scene_audio(r, sc, p)
     chain = read_chain(r, sc["chain"], f"{p}.chain", shader_dir) if "chain" in sc else None
-    return Scene(name, model, seed, z, drift, fade, params, face, mix, audio, chain)
+    return Scene(name, model, seed, z, drift, fade, params, face, mix, audio, chain, image)
 
 
 def _check_mix(r: _Reader, scenes: list[Scene], names: list[str], where: str) -> None:
@@ -546,7 +558,8 @@ def _presets(path: Path, model_names: list[str], taken: list[str]) -> list[Scene
     r.unknown(data, "", {"scenes", "midi"})  # (midi: maps learnt in rehearsal)
     raw = data.get("scenes", [])
     scenes = [
-        _scene(r, sc, i, model_names) for i, sc in enumerate(raw if isinstance(raw, list) else [])
+        _scene(r, sc, i, model_names, base=path.parent)
+        for i, sc in enumerate(raw if isinstance(raw, list) else [])
     ]
     for s in scenes:
         if s.name in taken:
@@ -562,6 +575,8 @@ def scene_to_toml(scene: Scene) -> str:
     lines = ["[[scenes]]", f"name = {_toml_str(scene.name)}", f"model = {_toml_str(scene.model)}"]
     if scene.z is not None:
         lines.append("z = [" + ", ".join(f"{v:.6g}" for v in scene.z) + "]")
+    elif scene.image is not None:
+        lines.append(f"image = {_toml_str(str(scene.image))}")
     else:
         lines.append(f"seed = {scene.seed}")
     lines.append(f"fade = {scene.fade:g}")
