@@ -1,7 +1,7 @@
 #version 330 core
-// Bloom: what is brighter than `threshold` is blurred (a 7x7 Gaussian spread over `radius`
-// pixels, one pass) and added back on top: highlights glow. At amount=0 (the default) the
-// chain skips it.
+// Bloom: what is brighter than `threshold` is blurred (a Gaussian spread over `radius` pixels:
+// a 4x4 grid of bilinear taps, one pass) and added back on top: highlights glow. At amount=0
+// (the default) the chain skips it.
 #include "common.glsl"
 
 in vec2 v_uv;
@@ -18,11 +18,12 @@ void main() {
     vec3 c = texture(u_source, v_uv).rgb;
     vec3 glow = vec3(0.0);
     float total = 0.0;
-    float step_px = radius / 3.0;
-    for (int j = -3; j <= 3; j++) {
-        for (int i = -3; i <= 3; i++) {
-            float w = exp(-0.5 * float(i * i + j * j) / 2.25);  // sigma = 1.5 taps
-            vec3 s = texture(u_source, v_uv + vec2(i, j) * step_px * texel).rgb;
+    float step_px = radius / 2.0;  // taps at ±0.5 and ±1.5 steps: ±radius * 3/4 at the most
+    for (int j = 0; j < 4; j++) {
+        for (int i = 0; i < 4; i++) {
+            vec2 o = vec2(i, j) - 1.5;
+            float w = exp(-0.5 * dot(o, o) / 1.44);  // sigma = 1.2 taps
+            vec3 s = texture(u_source, v_uv + o * step_px * texel).rgb;
             // The part above the threshold, by luminance, keeping the colour.
             float l = luminance(s);
             glow += s * (max(l - threshold, 0.0) / max(l, 1e-4)) * w;
