@@ -45,6 +45,14 @@ checkpoint = "{dcgan}"
 """
 
 
+def show_with(tmp_path: Path, scenes: str) -> tuple[Path, Path, Path]:
+    """The two models, a picture me.png and show.toml with `scenes`: (vae, dcgan, show)."""
+    vae, dcgan = models(tmp_path)
+    write_picture(tmp_path / "me.png")
+    (tmp_path / "show.toml").write_text(show_text(vae, dcgan, scenes))
+    return vae, dcgan, tmp_path / "show.toml"
+
+
 def write_picture(path: Path, size: tuple[int, int] = (40, 60)) -> Path:
     h, w = size
     y, x = np.mgrid[0:h, 0:w]
@@ -61,12 +69,10 @@ def test_a_picture_is_centre_cropped_square(tmp_path: Path):
 
 
 def test_an_image_scene_starts_from_the_encoders_code_of_its_picture(tmp_path: Path):
-    vae, dcgan = models(tmp_path)
-    write_picture(tmp_path / "me.png")
     scenes = '[[scenes]]\nname = "me"\nmodel = "vae"\nimage = "me.png"\n'
     scenes += '[[scenes]]\nname = "seed"\nmodel = "vae"\nseed = 3\n'
-    (tmp_path / "show.toml").write_text(show_text(vae, dcgan, scenes))
-    show = load_show(tmp_path / "show.toml")
+    vae, dcgan, path = show_with(tmp_path, scenes)
+    show = load_show(path)
     assert show.scenes[0].image == (tmp_path / "me.png").resolve() and show.scenes[0].z is None
     loaded = {"vae": open_model(vae), "photos": open_model(dcgan)}
     anchored, problems = anchor_scenes(show, loaded)
@@ -83,13 +89,11 @@ def test_an_image_scene_starts_from_the_encoders_code_of_its_picture(tmp_path: P
 
 
 def test_pictures_that_cannot_anchor_are_named_and_the_show_goes_on(tmp_path: Path):
-    vae, dcgan = models(tmp_path)
     (tmp_path / "notes.png").write_text("not a picture")
-    write_picture(tmp_path / "me.png")
     scenes = '[[scenes]]\nname = "junk"\nmodel = "vae"\nimage = "notes.png"\n'
     scenes += '[[scenes]]\nname = "gan"\nmodel = "photos"\nimage = "me.png"\n'
-    (tmp_path / "show.toml").write_text(show_text(vae, dcgan, scenes))
-    show = load_show(tmp_path / "show.toml")
+    vae, dcgan, path = show_with(tmp_path, scenes)
+    show = load_show(path)
     problems = check_show(show)
     assert any(p.startswith("scenes[0].image (junk): cannot read") for p in problems), problems
     assert any(
@@ -103,13 +107,11 @@ def test_pictures_that_cannot_anchor_are_named_and_the_show_goes_on(tmp_path: Pa
 
 
 def test_image_key_problems(tmp_path: Path):
-    vae, dcgan = models(tmp_path)
-    write_picture(tmp_path / "me.png")
     scenes = '[[scenes]]\nname = "a"\nmodel = "vae"\nimage = "gone.png"\n'
     scenes += '[[scenes]]\nname = "b"\nmodel = "vae"\nimage = "me.png"\nseed = 2\n'
-    (tmp_path / "show.toml").write_text(show_text(vae, dcgan, scenes))
+    path = show_with(tmp_path, scenes)[2]
     with pytest.raises(ShowError) as e:
-        load_show(tmp_path / "show.toml")
+        load_show(path)
     text = str(e.value)
     assert "scenes[0].image" in text and "no picture at" in text and "gone.png" in text
     assert "scenes[1]" in text and "give the anchor as one of `seed`, `z` or `image`" in text
