@@ -111,19 +111,38 @@ def decode(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+def direction_latents(
+    G: nn.Module, E: nn.Module | None, samples: int = 1024, seed: int = 0
+) -> torch.Tensor:
+    """The latents the directions are found and measured at: random z for a GAN; for a VAE-GAN
+    (an encoder), the encoder's codes of the decoder's own samples — where its pictures' codes
+    lie, which its prior samples can miss (the shows anchor VAE-GAN scenes on pictures)."""
+    z = torch.randn(samples, G.z_dim, generator=torch.Generator().manual_seed(seed))
+    if E is None:
+        return z
+    return torch.cat([E(decode(G, c))[0] for c in z.split(128)]).float()
+
+
+@torch.no_grad()
 def principal_directions(
-    G: nn.Module, kind: str, count: int = 8, samples: int = 1024, seed: int = 0
+    G: nn.Module,
+    kind: str,
+    count: int = 8,
+    samples: int = 1024,
+    seed: int = 0,
+    z: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
-    """GANSpace (Härkönen et al. 2020): PCA of an early layer's activations over random z, then
-    the z-space direction of each component by least squares (z ≈ U·coordinates). Named
-    pc1 ... pcK, strongest first, unit length."""
+    """GANSpace (Härkönen et al. 2020): PCA of an early layer's activations over random z (or
+    the latents `z`), then the z-space direction of each component by least squares
+    (z ≈ U·coordinates). Named pc1 ... pcK, strongest first, unit length."""
     layer = dict(G.named_modules()).get(PCA_LAYER.get(kind, ""))
     if layer is None:
         raise ValueError(f"{kind}: no layer {PCA_LAYER.get(kind)!r} to analyse")
     feats: list[torch.Tensor] = []
     hook = layer.register_forward_hook(lambda m, i, o: feats.append(o.detach().flatten(1).float()))
-    gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(samples, G.z_dim, generator=gen)
+    if z is None:
+        z = torch.randn(samples, G.z_dim, generator=torch.Generator().manual_seed(seed))
+    samples = len(z)
     try:
         decode(G, z)
     finally:
@@ -162,12 +181,13 @@ def rank_directions(
     seeds: int = 4,
     randoms: int = 4,
     seed: int = 0,
+    at: torch.Tensor | None = None,
 ) -> tuple[dict[str, torch.Tensor], list[Effect], float]:
     """Measure each direction's effect on the picture over `seeds` latents (seed_vector
-    convention), against the mean of `randoms` random unit directions. Returns the directions
-    renamed by rank (pc1 = largest effect; `weak-pcN` when below the random baseline), the
-    table, and the baseline."""
-    zs = torch.stack([seed_z(s, G.z_dim) for s in range(seeds)])
+    convention; or the latents `at`), against the mean of `randoms` random unit directions.
+    Returns the directions renamed by rank (pc1 = largest effect; `weak-pcN` when below the
+    random baseline), the table, and the baseline."""
+    zs = at if at is not None else torch.stack([seed_z(s, G.z_dim) for s in range(seeds)])
     gen = torch.Generator().manual_seed(seed + 7919)
     rand = [torch.randn(G.z_dim, generator=gen) for _ in range(randoms)]
     baseline = float(np.mean([direction_effect(G, r, zs) for r in rand]))
@@ -578,12 +598,18 @@ def analyze(args: argparse.Namespace) -> list[Path]:
         frames = frames.repeat(k, axis=1).repeat(k, axis=2)
         written.append(artifacts.write_video(out / f"interpolation{tag}.mp4", frames, fps=24))
     gen_name = "G0" if nets.kind == "dual" else "G"
-    dirs = principal_directions(nets.gens[gen_name], nets.kind, args.directions, args.samples)
-    dirs, table, baseline = rank_directions(nets.gens[gen_name], dirs)
+    G = nets.gens[gen_name]
+    encoder = nets.others.get("E")
+    latents = direction_latents(G, encoder, args.samples)
+    if encoder is not None:
+        print("directions: found and measured at the encoder's codes of the decoder's samples")
+    dirs = principal_directions(G, nets.kind, args.directions, z=latents)
+    dirs, table, baseline = rank_directions(G, dirs, at=latents[:4] if encoder else None)
     rows = []
-    for d in dirs.values():  # each direction: -3σ ... +3σ around seed 0
-        rows.append(torch.stack([zs[0] + a * d * 3 for a in np.linspace(-1, 1, 7)]))
-    imgs = decode(nets.gens[gen_name], torch.cat(rows))
+    base = latents[0] if encoder is not None else zs[0]
+    for d in dirs.values():  # each direction: -3σ ... +3σ around seed 0 (a VAE-GAN: a code)
+        rows.append(torch.stack([base + a * d * 3 for a in np.linspace(-1, 1, 7)]))
+    imgs = decode(G, torch.cat(rows))
     written.append(artifacts.write_png(out / "directions.png", artifacts.grid(imgs, 7), up))
     print(effects_table(table, baseline))
     effects = {
@@ -603,7 +629,6 @@ def analyze(args: argparse.Namespace) -> list[Path]:
         if pick:
             picks = nets.path.with_name(f"{nets.path.stem}.picks.toml")
             written.append(write_picks(picks, stats, pick, nets.path))
-    G = nets.gens[gen_name]
     size = int(decode(G, seed_z(0, G.z_dim)[None]).shape[-1])
     data = getattr(args, "data", None)
     real = _images(data, size) if data else _image(args.image, size)

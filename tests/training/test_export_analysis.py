@@ -16,6 +16,7 @@ from models.checkpoint import read_checkpoint
 from performer.engine.worker import Engine, open_model
 from training.analysis import (
     analyze,
+    direction_latents,
     image_stats,
     interpolate,
     pick_score,
@@ -216,6 +217,26 @@ def test_directions_ranked_by_measured_effect():
     assert list(ranked) == ["pc1", "weak-pc2", "weak-pc3"] and torch.equal(ranked["pc1"], e[0])
     assert table[0].vs_random > 1 > table[1].vs_random and table[2].effect == 0.0
     assert baseline > 0
+
+
+def test_vaegan_directions_are_found_at_the_encoders_codes():
+    """A VAE-GAN's directions come from (and are ranked at) the encoder's codes of its decoder's
+    samples, where its pictures' codes lie; a GAN's from random z."""
+    from models.vaegan import Decoder, Encoder, VAEGANConfig
+
+    c = VAEGANConfig(z_dim=8, image_size=16, ch=4, max_ch=8)
+    torch.manual_seed(0)
+    E, G = Encoder(c).eval(), Decoder(c).eval()
+    z = torch.randn(16, 8, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        codes = E(G(z))[0]
+    assert torch.allclose(direction_latents(G, E, 16, seed=3), codes, atol=1e-6)
+    assert torch.equal(direction_latents(G, None, 16, seed=3), z)
+    a = principal_directions(G, "vaegan", 3, z=codes)
+    b = principal_directions(G, "vaegan", 3, samples=16, seed=3)  # from random z: others
+    assert all(abs(float(a[k] @ b[k])) < 0.999 for k in a)
+    ranked, table, _ = rank_directions(G, a, at=codes[:4])
+    assert len(table) == 3 and all(t.effect > 0 for t in table)
 
 
 def test_image_stats_and_pick_score():
