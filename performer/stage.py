@@ -719,6 +719,7 @@ class Stage:
             "cue": c.cue_index,
             "model": r.shown_model,
             "crossfade": r.xfade_from is not None,
+            "every": r.pacer.divisor,  # presenting every Nth refresh (the frame log)
             "tempo": round(c.auto.tempo.bpm, 2),
             "blackout": int(c.auto.blacked_out),
             "record": int(self.recorder is not None),

@@ -35,6 +35,9 @@ CEILING = 0.9  # new images on ≥ 90 % of presents: presenting less often canno
 DRIFT = 0.35  # new images per second this far below what the choice gives (for DRIFT_S) →
 # compare again (a heavier model, a busier machine); more images than that needs no new choice
 DRIFT_S = 5.0
+LATE = 0.1  # presents late this share above what the choice missed when measured (for
+# LATE_S) → compare again: the load moved (a heavier scene's effects) and the plan no longer fits
+LATE_S = 2.0
 
 
 class Pacer:
@@ -120,8 +123,11 @@ class Scheduler:
     _started: float = 0.0
     _base: tuple[int, int, int] = (0, 0, 0)  # fresh, presents, missed at the slice's start
     _chosen_rate: float = 0.0
+    _chosen_late: float = 0.0  # the share of presents the choice missed when measured
     _drift_since: float | None = None
+    _late_since: float | None = None
     _window: tuple[float, int] = (0.0, 0)  # (since, fresh then) for the drift watch
+    _late_window: tuple[int, int] = (0, 0)  # (presents, missed) then, for the late watch
 
     def __post_init__(self) -> None:
         self.restart()
@@ -140,7 +146,7 @@ class Scheduler:
         self.results = {p: [] for p in self.candidates}
         first = min(p.divisor for p in self.candidates)
         self._queue = self._rounds([p for p in self.candidates if p.divisor == first])
-        self._stage, self._current, self._drift_since = 1, None, None
+        self._stage, self._current, self._drift_since, self._late_since = 1, None, None, None
 
     def _rounds(self, plans: list[Plan]) -> list[Plan]:
         return [p for _ in range(self.rounds) for p in plans] if len(plans) > 1 else plans * 2
@@ -150,10 +156,10 @@ class Scheduler:
         Counts that went back (the figures were started afresh) start the slice again."""
         if fresh < self._base[0] or presents < self._base[1] or fresh < self._window[1]:
             self._started, self._base = now, (fresh, presents, missed)
-            self._window = (now, fresh)
+            self._window, self._late_window = (now, fresh), (presents, missed)
             return
         if not self.comparing:
-            self._watch(now, fresh)
+            self._watch(now, fresh, presents, missed)
             return
         if self._current is None:
             if settled:
@@ -212,7 +218,9 @@ class Scheduler:
         self._current, self.chosen, self.choices = None, best, self.choices + 1
         self._base = (fresh, 0, 0)
         self._chosen_rate = score[best].fresh_per_s
+        self._chosen_late = score[best].missed_per_s / max(score[best].presents_per_s, 1e-9)
         self._window, self._drift_since = (now, fresh), None
+        self._late_window, self._late_since = (presents, missed), None
         self.apply(best)
         log.info(
             "schedule: %s — %.1f new images/s (%s)",
@@ -221,14 +229,32 @@ class Scheduler:
             ", ".join(f"{p}: {score[p].fresh_per_s:.1f}/s" for p in measured),
         )
 
-    def _watch(self, now: float, fresh: int) -> None:
+    def _watch(self, now: float, fresh: int, presents: int, missed: int) -> None:
         """New images per second over the last second, against what the choice gives: the
-        best second seen since (slices, cut short by switching, read low)."""
+        best second seen since (slices, cut short by switching, read low); and the share of
+        presents that were late, against what the choice missed when it was measured."""
         since, fresh0 = self._window
         if now - since < 1.0 or self._chosen_rate <= 0:
             return
         rate = (fresh - fresh0) / (now - since)
         self._window = (now, fresh)
+        presents0, missed0 = self._late_window
+        self._late_window = (presents, missed)
+        late = (missed - missed0) / max(presents - presents0, 1)
+        if late <= self._chosen_late + LATE:
+            self._late_since = None
+        elif self._late_since is None:
+            self._late_since = now
+        elif now - self._late_since >= LATE_S:
+            log.info(
+                "schedule: %.0f %% of presents late for %.0f s (chosen at %.0f %%): comparing"
+                " again",
+                100 * late,
+                now - self._late_since,
+                100 * self._chosen_late,
+            )
+            self.restart()
+            return
         self._chosen_rate = max(self._chosen_rate, rate)
         if rate >= (1 - DRIFT) * self._chosen_rate:
             self._drift_since = None

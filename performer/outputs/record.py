@@ -628,7 +628,8 @@ class FrameLog(_StoppingFile):
     """The loop's own frame-time log (`--frame-log FILE.csv`): one row a frame, flushed as it
     goes: frame, t (show seconds), work_ms (loop top → presented), interval_ms (present →
     present; empty for the first frame and offline), infer_wait_ms, scene, model (on screen),
-    crossfade (1 while models crossfade), recorded (frames written to the recording so far).
+    crossfade (1 while models crossfade), recorded (frames written to the recording so far),
+    every (the present divisor then: 2 = every 2nd refresh, as the scheduler chose or tries).
     A write error warns once and stops the log."""
 
     what = "frame log"
@@ -642,6 +643,7 @@ class FrameLog(_StoppingFile):
         "model",
         "crossfade",
         "recorded",
+        "every",
     )
 
     def __init__(self, path: Path) -> None:
@@ -665,6 +667,7 @@ class FrameLog(_StoppingFile):
         model: str,
         crossfade: bool,
         recorded: int | None,
+        every: int = 1,
     ) -> None:
         """Append one frame's row (flushed every 60 frames)."""
         ms = lambda x: "" if x is None else f"{x * 1000:.3f}"  # noqa: E731
@@ -678,6 +681,7 @@ class FrameLog(_StoppingFile):
             model,
             int(crossfade),
             "" if recorded is None else recorded,
+            every,
         )
         if self._write(values, flush=frame % 60 == 0):
             self.rows += 1
@@ -701,6 +705,7 @@ class FrameLog(_StoppingFile):
             i["model"],
             i["crossfade"],
             i["recorded"],
+            i.get("every", 1),
         )
 
     def _write(self, values: tuple, flush: bool) -> bool:

@@ -158,6 +158,14 @@ class FaceControl:
             if self._switch >= 1.0:
                 self._from = None
 
+    @property
+    def in_use(self) -> bool:
+        """Whether the face steers anything now: a set with mappings is playing, or fading
+        out during a scene change."""
+        fading = self._from is not None and self._switch < 1.0
+        sets = (self.active, self._from) if fading else (self.active,)
+        return any(self.sets.get(name) for name in sets if name is not None)
+
     # -- outputs
     @property
     def level(self) -> float:

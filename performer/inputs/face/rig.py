@@ -116,6 +116,10 @@ class FaceRig:
         self._preview_index = -1
         self._crop: tuple[tuple[int, int], np.ndarray] | None = None  # per frame and sample
         self.message = ""
+        # track even when no scene's mapping plays: the face is sent out over OSC, or the
+        # rehearsal screen shows it (the Stage sets it)
+        self.always = False
+        self._video_face_at = -1e9  # when live video last cropped to the face
 
     @property
     def present(self) -> bool:
@@ -127,6 +131,10 @@ class FaceRig:
         """Once a frame, before the controller steps: the newest face reading, as a Reading
         when it is new (a new sample from the tracker, or the face just lost)."""
         now = time.perf_counter()
+        if self.tracker is not None:  # idle while nothing needs the face (CPU for the show)
+            self.tracker.wanted = (
+                self.always or self.control.in_use or now - self._video_face_at < VIDEO_HOLD_S
+            )
         readings: list[Reading] = []
         s = self.tracker.latest() if self.tracker else None
         if s is not None and (self.sample is None or s.index != self.sample.index):
@@ -227,6 +235,8 @@ class FaceRig:
         if mix <= 0.0 or frame is None:
             return None
         s = self.sample if self.spec.video_crop == "face" else None
+        if self.spec.video_crop == "face":  # the crop follows the face: keep tracking it
+            self._video_face_at = time.perf_counter()
         key = (frame.index, s.index if s is not None else -1)
         if self._crop is None or self._crop[0] != key:
             marks = s.landmarks if s is not None else None
@@ -238,6 +248,9 @@ class FaceRig:
         for part in (self.tracker, self.camera):
             if part is not None:
                 part.close()
+
+
+VIDEO_HOLD_S = 1.0  # live video cropped to the face keeps the tracker on this long after
 
 
 def open_face(stage: Any, models: Mapping[str, Any]) -> FaceRig | None:
@@ -277,7 +290,13 @@ def open_face(stage: Any, models: Mapping[str, Any]) -> FaceRig | None:
     stage.controller.face = control
     if performance is not None:  # a replay: the logged readings come from ReplayInput
         return None
-    return FaceRig(spec, control, camera=camera)
+    rig = FaceRig(spec, control, camera=camera)
+    osc = getattr(stage.show, "osc", None)
+    rig.always = bool(
+        getattr(stage.opts, "rehearse", False)  # the rehearsal screen shows the face
+        or (osc is not None and osc.enabled and (osc.face_features or osc.faceosc))
+    )
+    return rig
 
 
 def check_face(show: Any, opened: Mapping[str, Any] | None = None) -> list[str]:

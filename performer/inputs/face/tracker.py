@@ -198,6 +198,9 @@ class FaceTracker:
         self._restarted_at = -1e9
         self._frame_error_at = -1e9
         self._start_error: str | None = None  # the backend failed to load (retrying)
+        # False while nothing needs the face (no scene's mapping playing): frames are skipped,
+        # the graph stays loaded, so tracking resumes with the next frame
+        self.wanted = True
 
     def start(self) -> FaceTracker:
         if self._watchdog is None and not self._stop.is_set():
@@ -276,6 +279,9 @@ class FaceTracker:
     def _track(self, w: _Worker, backend: Backend | None) -> None:
         last = frames = 0
         while backend is not None and self._current(w):
+            if not self.wanted:  # idle: the CPU goes to the generator and the effects
+                self._stop.wait(0.03)
+                continue
             frame = self.camera.wait(last, timeout=0.1)
             if frame is None:
                 continue
@@ -430,6 +436,8 @@ class FaceTracker:
             return PartHealth(
                 DEGRADED, f"errors on frames ({self.frame_errors}): {self.frame_error}", figures
             )
+        if not self.wanted:
+            return PartHealth(OK, "idle (no scene's face mapping is playing)", figures)
         return PartHealth(OK, "", figures)
 
     def close(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from performer.core.pacer import DRIFT_S, Pacer, Plan, Scheduler, plans
+from performer.core.pacer import DRIFT_S, LATE_S, Pacer, Plan, Scheduler, plans
 
 
 def test_the_pacer_sleeps_to_its_deadline_unless_vsync_paces():
@@ -145,4 +145,29 @@ def test_more_new_images_than_chosen_is_no_reason_to_compare_again():
     assert s.chosen == a
     measured[a] = (55.0, 60.0, 0.0)  # steady play beats the slices' figure by far
     drive(s, measured, applied, now=now, seconds=now + 3 * DRIFT_S, stop=False)
+    assert not s.comparing and s.choices == 1
+
+
+def test_it_compares_again_when_presents_go_late():
+    """The same new images, but one present in five late (a heavier scene's effects): the
+    plan no longer fits the load, so the plans are compared again."""
+    applied: list[Plan] = []
+    a, b = Plan(1, 1), Plan(2, 1)
+    measured = {a: (50.0, 60.0, 0.0), b: (40.0, 60.0, 0.0)}
+    s = Scheduler([a, b], applied.append, slice_s=0.5)
+    now = drive(s, measured, applied)
+    assert s.chosen == a and not s.comparing
+    measured[a] = (50.0, 60.0, 12.0)
+    drive(s, measured, applied, now=now, seconds=now + LATE_S + 2.5, stop=False)
+    assert s.comparing or s.choices == 2
+
+
+def test_late_presents_the_choice_already_had_are_no_reason_to_compare_again():
+    applied: list[Plan] = []
+    a, b = Plan(1, 1), Plan(2, 1)
+    measured = {a: (40.0, 60.0, 9.0), b: (30.0, 60.0, 9.0)}  # every plan misses 15 %
+    s = Scheduler([a, b], applied.append, slice_s=0.5)
+    now = drive(s, measured, applied)
+    assert s.chosen == a
+    drive(s, measured, applied, now=now, seconds=now + 4 * LATE_S, stop=False)
     assert not s.comparing and s.choices == 1

@@ -110,6 +110,27 @@ def test_tracker_thread_publishes_newest_frames():
     assert tracker.health().state == "off"
 
 
+def test_an_idle_tracker_skips_frames_and_resumes_at_once():
+    """While nothing needs the face (`wanted` False) no frame is processed and the health says
+    so; wanted again, tracking resumes with the next frame (the graph stayed loaded)."""
+    cam = FakeCamera().start()
+    tracker = FaceTracker(cam).start()
+    try:
+        wait_for(lambda: (s := tracker.latest()) is not None and s.raw is not None)
+        tracker.wanted = False
+        time.sleep(0.2)  # a frame in flight finishes
+        idle_from, processed = tracker.latest().index, len(tracker.times)
+        time.sleep(0.5)
+        assert len(tracker.times) == processed and tracker.latest().index == idle_from
+        assert tracker.health().detail.startswith("idle")
+        tracker.wanted = True
+        wait_for(lambda: tracker.latest().index > idle_from, timeout=2.0)
+        assert tracker.restarts == 0
+    finally:
+        tracker.close()
+        cam.close()
+
+
 class Hanging:
     """Hangs on its third frame (until released), like MediaPipe in a bad threading set-up."""
 

@@ -108,7 +108,15 @@ def test_toggle_switch_and_params():
     assert 0.5 < mid[0] < 1.5 and 0.1 < mid[1] < 0.4
     end = run(c, face, 0.6)[-1]
     assert end[0] == 0.0 and end[1] == pytest.approx(0.5)
+    assert c.in_use
     c.switch(OFF, fade=0.0)
     assert not run(c, face, 0.1)[-1].any()
+    assert not c.in_use  # no set plays: the tracker may idle (the face is still seen)
     c.switch(None, fade=0.0)  # None: the show's default set again
+    assert c.in_use
     assert run(c, face, 0.1)[-1][0] == pytest.approx(2.0)
+    c.switch(OFF, fade=1.0)  # while the set fades out it is still in use
+    run(c, face, 0.5)
+    assert c.in_use
+    run(c, face, 0.6)
+    assert not c.in_use
