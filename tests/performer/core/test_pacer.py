@@ -148,26 +148,27 @@ def test_more_new_images_than_chosen_is_no_reason_to_compare_again():
     assert not s.comparing and s.choices == 1
 
 
-def test_it_compares_again_when_presents_go_late():
-    """The same new images, but one present in five late (a heavier scene's effects): the
-    plan no longer fits the load, so the plans are compared again."""
+def late_after_choosing(missed_then: float, missed_later: float, seconds: float) -> Scheduler:
+    """Two thread counts, the first chosen while missing `missed_then` presents a second; then
+    `seconds` of it missing `missed_later`."""
     applied: list[Plan] = []
     a, b = Plan(1, 1), Plan(2, 1)
-    measured = {a: (50.0, 60.0, 0.0), b: (40.0, 60.0, 0.0)}
+    measured = {a: (50.0, 60.0, missed_then), b: (40.0, 60.0, missed_then)}
     s = Scheduler([a, b], applied.append, slice_s=0.5)
     now = drive(s, measured, applied)
     assert s.chosen == a and not s.comparing
-    measured[a] = (50.0, 60.0, 12.0)
-    drive(s, measured, applied, now=now, seconds=now + LATE_S + 2.5, stop=False)
+    measured[a] = (50.0, 60.0, missed_later)
+    drive(s, measured, applied, now=now, seconds=now + seconds, stop=False)
+    return s
+
+
+def test_it_compares_again_when_presents_go_late():
+    """The same new images, but one present in five late (a heavier scene's effects): the
+    plan no longer fits the load, so the plans are compared again."""
+    s = late_after_choosing(0.0, 12.0, LATE_S + 2.5)
     assert s.comparing or s.choices == 2
 
 
 def test_late_presents_the_choice_already_had_are_no_reason_to_compare_again():
-    applied: list[Plan] = []
-    a, b = Plan(1, 1), Plan(2, 1)
-    measured = {a: (40.0, 60.0, 9.0), b: (30.0, 60.0, 9.0)}  # every plan misses 15 %
-    s = Scheduler([a, b], applied.append, slice_s=0.5)
-    now = drive(s, measured, applied)
-    assert s.chosen == a
-    drive(s, measured, applied, now=now, seconds=now + 4 * LATE_S, stop=False)
+    s = late_after_choosing(9.0, 9.0, 4 * LATE_S)  # every plan misses 15 %
     assert not s.comparing and s.choices == 1
