@@ -190,7 +190,9 @@ class FaceRig:
             f"  set {c.active or '(none)'}  {state}  tracker {ms}"
             + (f"  restarts {tr.restarts}" if tr and tr.restarts else ""),
         ]
-        if f is None:
+        if tr is not None and not tr.wanted:
+            lines.append("  tracker idle: no scene's face mapping plays")
+        elif f is None:
             lines.append("  no face" + (" (holding last, easing out)" if c.level > 0 else ""))
         else:
             lines.append(

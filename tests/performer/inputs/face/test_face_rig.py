@@ -26,6 +26,7 @@ def test_the_tracker_idles_while_nothing_needs_the_face():
         control.switch(OFF, 0.0)  # a scene with no mapping
         rig.poll(0.0, 0.0)
         assert not rig.tracker.wanted
+        assert "tracker idle: no scene's face mapping plays" in rig.hud_lines()[1]
         assert rig.video({"video.mix": 0.0}) is None  # no video asked: still idle
         rig.poll(0.0, 0.0)
         assert not rig.tracker.wanted
