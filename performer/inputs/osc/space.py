@@ -102,7 +102,7 @@ _FIXED = {
     "/stage/flash": "flash",
     "/stage/record": "record",
 }
-TRIGGERS = {"next", "prev", "beat", "calibrate"}
+TRIGGERS = {"next", "prev", "beat", "calibrate", "flash"}  # fire on a press, not its release
 SWITCHES = {"face", "blackout", "record"}
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
 
@@ -335,12 +335,11 @@ class AddressSpace:
         where = m.address
         kind = m.kind
         if kind in TRIGGERS:
-            return ([Cue(kind, (), "osc")] if fired(args) else []), 0
-        if kind == "flash":  # a trigger with an optional release after its value
             if not fired(args):
                 return [], 0
-            release = (self._fade(args[1], where),) if len(args) > 1 else ()
-            return [Cue("flash", release, "osc")], 0
+            # a flash takes an optional release after its value
+            extra = (self._fade(args[1], where),) if kind == "flash" and len(args) > 1 else ()
+            return [Cue(kind, extra, "osc")], 0
         if not args:
             raise OscInputError(f"{where}: expected arguments ({_usage(where)}), got none")
         if kind == "scene":
@@ -416,7 +415,7 @@ class AddressSpace:
             raise OscInputError(f"{m.address}: expected a number (mapped to {m.target})")
         u = self._unit(m, args[0])
         kind = target.kind
-        if kind in TRIGGERS or kind == "flash":  # on a rise (a pad's press)
+        if kind in TRIGGERS:
             return self._call(target, []) if self._edge(i, u) else ([], 0)
         if kind in SWITCHES:
             on = u >= 0.5

@@ -150,6 +150,15 @@ def test_note_fires_one_next_per_press() -> None:
     assert send(midi, note(37)) == []  # another note: nothing
 
 
+def test_a_pad_mapped_to_a_flash_fires_on_every_press() -> None:
+    midi = held(MidiMap("/stage/flash", note=38))
+    cues = []
+    for _ in range(3):
+        cues += send(midi, note(38, 100))
+        cues += send(midi, mido.Message("note_off", note=38))
+    assert [c.action for c in cues] == ["flash"] * 3
+
+
 def test_note_gate_and_toggle() -> None:
     gate = held(MidiMap("/stage/blackout", note=40, gate=True))
     assert [c.args for c in send(gate, note(40))] == [(1,)]
