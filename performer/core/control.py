@@ -151,7 +151,7 @@ class Controller:
         else:
             self.go_to_scene(self.show.cues[self.cue_index], step.fade_arg, step.params)
             if step.flash is not None:  # the cue lands with a flash
-                self.auto.flash.fire(self.auto.seconds(step.flash))
+                automate(self, "flash", (step.flash,))
 
     def apply(self, cue: Cue) -> bool:
         """Apply a cue; returns True when the app must act on it (APP_ACTIONS)."""

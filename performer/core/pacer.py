@@ -126,8 +126,8 @@ class Scheduler:
     _chosen_late: float = 0.0  # the share of presents the choice missed when measured
     _drift_since: float | None = None
     _late_since: float | None = None
-    _window: tuple[float, int] = (0.0, 0)  # (since, fresh then) for the drift watch
-    _late_window: tuple[int, int] = (0, 0)  # (presents, missed) then, for the late watch
+    # (since, fresh, presents, missed then): the last second, for the drift and late watch
+    _window: tuple[float, int, int, int] = (0.0, 0, 0, 0)
 
     def __post_init__(self) -> None:
         self.restart()
@@ -156,7 +156,7 @@ class Scheduler:
         Counts that went back (the figures were started afresh) start the slice again."""
         if fresh < self._base[0] or presents < self._base[1] or fresh < self._window[1]:
             self._started, self._base = now, (fresh, presents, missed)
-            self._window, self._late_window = (now, fresh), (presents, missed)
+            self._window = (now, fresh, presents, missed)
             return
         if not self.comparing:
             self._watch(now, fresh, presents, missed)
@@ -181,7 +181,7 @@ class Scheduler:
         self._current = self._queue.pop(0)
         self.apply(self._current)
         self._started, self._base = now, (fresh, presents, missed)
-        self._window = (now, fresh)
+        self._window = (now, fresh, presents, missed)
 
     def medians(self, plan: Plan) -> Slice:
         got = self.results.get(plan) or [Slice(0.0, 0.0, 0.0)]
@@ -219,8 +219,8 @@ class Scheduler:
         self._base = (fresh, 0, 0)
         self._chosen_rate = score[best].fresh_per_s
         self._chosen_late = score[best].missed_per_s / max(score[best].presents_per_s, 1e-9)
-        self._window, self._drift_since = (now, fresh), None
-        self._late_window, self._late_since = (presents, missed), None
+        self._window = (now, fresh, presents, missed)
+        self._drift_since = self._late_since = None
         self.apply(best)
         log.info(
             "schedule: %s — %.1f new images/s (%s)",
@@ -233,13 +233,11 @@ class Scheduler:
         """New images per second over the last second, against what the choice gives: the
         best second seen since (slices, cut short by switching, read low); and the share of
         presents that were late, against what the choice missed when it was measured."""
-        since, fresh0 = self._window
+        since, fresh0, presents0, missed0 = self._window
         if now - since < 1.0 or self._chosen_rate <= 0:
             return
         rate = (fresh - fresh0) / (now - since)
-        self._window = (now, fresh)
-        presents0, missed0 = self._late_window
-        self._late_window = (presents, missed)
+        self._window = (now, fresh, presents, missed)
         late = (missed - missed0) / max(presents - presents0, 1)
         if late <= self._chosen_late + LATE:
             self._late_since = None

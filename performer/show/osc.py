@@ -216,10 +216,10 @@ def read_cue_step(r: Any, ref: Mapping[str, Any], p: str, names: list[str]) -> C
         r.problem(p, "give the fade as either `fade` (seconds) or `beats`, not both")
     params = r.params(ref.get("params", {}), f"{p}.params")
     flash = ref.get("flash")
-    if flash is not None and fade_of(flash) is None:
+    release = None if flash is None else fade_of(flash)
+    if flash is not None and release is None:
         r.problem(f"{p}.flash", f"a flash's release is seconds or beats like '1b', got {flash!r}")
-        flash = None
-    return CueStep(index, fade, beats, params, fade_of(flash) if flash is not None else None)
+    return CueStep(index, fade, beats, params, release)
 
 
 def fade_of(value: Any) -> float | str | None:

@@ -92,8 +92,12 @@ class FaceRig:
         control: FaceControl,
         *,
         camera: int | str | Path | None = None,
+        always: bool = False,
     ) -> None:
         self.spec, self.control = spec, control
+        # track even when no scene's mapping plays: the face is sent out over OSC, or the
+        # rehearsal screen shows it
+        self.always = always
         source = parse_source(camera) if camera is not None else spec.camera
         self.tracker: FaceTracker | None = None
         self.camera = Camera(
@@ -116,9 +120,6 @@ class FaceRig:
         self._preview_index = -1
         self._crop: tuple[tuple[int, int], np.ndarray] | None = None  # per frame and sample
         self.message = ""
-        # track even when no scene's mapping plays: the face is sent out over OSC, or the
-        # rehearsal screen shows it (the Stage sets it)
-        self.always = False
         self._video_face_at = -1e9  # when live video last cropped to the face
 
     @property
@@ -292,13 +293,12 @@ def open_face(stage: Any, models: Mapping[str, Any]) -> FaceRig | None:
     stage.controller.face = control
     if performance is not None:  # a replay: the logged readings come from ReplayInput
         return None
-    rig = FaceRig(spec, control, camera=camera)
     osc = getattr(stage.show, "osc", None)
-    rig.always = bool(
+    always = bool(
         getattr(stage.opts, "rehearse", False)  # the rehearsal screen shows the face
         or (osc is not None and osc.enabled and (osc.face_features or osc.faceosc))
     )
-    return rig
+    return FaceRig(spec, control, camera=camera, always=always)
 
 
 def check_face(show: Any, opened: Mapping[str, Any] | None = None) -> list[str]:
