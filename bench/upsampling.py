@@ -156,6 +156,24 @@ def untrained(kind: str, upsample: str) -> torch.nn.Module:
     return Decoder(vaegan_config(64, 0.5, upsample=upsample)).eval()
 
 
+def generator_row(G: Any, real: torch.Tensor | None, n: int) -> dict[str, Any]:
+    """A generator's row: its up-sampling, the grid of its samples, and (measured alike for
+    every row) SWD to the data, diversity and the dominant cluster."""
+    from training import metrics
+
+    fake = samples(G, n)
+    row: dict[str, Any] = {
+        "upsample": getattr(G.config, "upsample", "transposed"),
+        **checkerboard(fake),
+    }
+    if real is not None:
+        swd = metrics.sliced_wasserstein_distance(real, fake)
+        row["bench_swd"] = round(sum(swd) / len(swd), 2)
+    row["bench_diversity"] = round(metrics.batch_diversity(fake), 4)
+    row["bench_dominant_cluster"] = round(metrics.dominant_cluster(fake), 4)
+    return row
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--before", type=Path, default=ROOT / "runs" / "upsampling" / "before")
@@ -177,25 +195,10 @@ def main() -> int:
                 print(f"{label} {name}: {path} not found; skipped")
                 continue
             G = load_checkpoint(path).generator
-            up = getattr(G.config, "upsample", "transposed")
-            fake = samples(G, args.samples)
-            row: dict[str, Any] = {"upsample": up, **checkerboard(fake)}
-            if real is not None:
-                swd = metrics.sliced_wasserstein_distance(real, fake)
-                row["bench_swd"] = round(sum(swd) / len(swd), 2)
-            row["bench_diversity"] = round(metrics.batch_diversity(fake), 4)
-            row["bench_dominant_cluster"] = round(metrics.dominant_cluster(fake), 4)
-            rows[f"{label}/{name}"] = {**row, **record(path)}
+            rows[f"{label}/{name}"] = {**generator_row(G, real, args.samples), **record(path)}
     for run in args.runs:
         G = run_generator(run)
-        fake = samples(G, args.samples)
-        row = {"upsample": G.config.upsample, **checkerboard(fake)}
-        if real is not None:
-            swd = metrics.sliced_wasserstein_distance(real, fake)
-            row["bench_swd"] = round(sum(swd) / len(swd), 2)
-        row["bench_diversity"] = round(metrics.batch_diversity(fake), 4)
-        row["bench_dominant_cluster"] = round(metrics.dominant_cluster(fake), 4)
-        rows[f"run/{run.name}"] = {**row, **run_record(run)}
+        rows[f"run/{run.name}"] = {**generator_row(G, real, args.samples), **run_record(run)}
     for kind in ("dcgan", "vaegan"):
         for up in ("transposed", "resize"):
             G = untrained(kind, up)
